@@ -1,0 +1,62 @@
+/** Every error this package raises or answers with: a stable `code` and the HTTP status it maps to. */
+export class HashServerError extends Error {
+  override name = 'HashServerError'
+  /** Stable machine-readable code, `HASH_ERR_*`. */
+  readonly code: string
+  /** HTTP status the server answers with when this error ends a request. */
+  readonly status: number
+
+  constructor(message: string, code: string, status: number, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.status = status
+  }
+}
+
+/** `?algorithm=` (or an option) names a hash Node's crypto does not have. */
+export class UnsupportedAlgorithmError extends HashServerError {
+  override name = 'UnsupportedAlgorithmError'
+  constructor(message: string) {
+    super(message, 'HASH_ERR_UNSUPPORTED_ALGORITHM', 400)
+  }
+}
+
+/** A digest sent by the client (Content-Digest, Repr-Digest, Content-MD5) does not match the body. */
+export class DigestMismatchError extends HashServerError {
+  override name = 'DigestMismatchError'
+  constructor(message: string) {
+    super(message, 'HASH_ERR_DIGEST_MISMATCH', 400)
+  }
+}
+
+/** A request header the server must understand is malformed. */
+export class InvalidHeaderError extends HashServerError {
+  override name = 'InvalidHeaderError'
+  constructor(message: string) {
+    super(message, 'HASH_ERR_INVALID_HEADER', 400)
+  }
+}
+
+/** The body is larger than `maxBodySize`. */
+export class BodyTooLargeError extends HashServerError {
+  override name = 'BodyTooLargeError'
+  constructor(limit: number) {
+    super(`request body exceeds the limit of ${limit} bytes`, 'HASH_ERR_BODY_TOO_LARGE', 413)
+  }
+}
+
+/** The multipart/form-data body cannot be parsed or breaks a multipart limit. */
+export class MalformedMultipartError extends HashServerError {
+  override name = 'MalformedMultipartError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'HASH_ERR_MALFORMED_MULTIPART', 400, options)
+  }
+}
+
+/** The client went away (or the connection broke) before the body was complete. */
+export class ClientAbortedError extends HashServerError {
+  override name = 'ClientAbortedError'
+  constructor(options?: ErrorOptions) {
+    super('the client aborted the request before its body was complete', 'HASH_ERR_ABORTED', 499, options)
+  }
+}

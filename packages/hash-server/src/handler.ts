@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import { parseAlgorithms, supportedAlgorithms } from './algorithms.js'
+import { formatDigestField, parseDigestFields, verifyDigests } from './digest-fields.js'
+import { DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
+import { BodyTooLargeError, ClientAbortedError, HashServerError, InvalidHeaderError } from './errors.js'
+import { HashMetrics } from './metrics.js'
+import {
+  digestMultipart,
+  type MultipartLimits,
+  multipartBoundary,
+  type ParsedPart,
+  type PartDigests,
+} from './multipart.js'
+import { requestBody } from './request-body.js'
+import { ContentStore, type PendingObject } from './store.js'
+
+/** Options of {@link createHashHandler} and {@link createHashServer}. */
+export interface HashHandlerOptions {
+  /**
+   * Algorithms used when a request has no `?algorithm=`: an array or a comma-separated list
+   * (default `md5`, as the seed server). The first one is the plain-text answer.
+   */
+  readonly algorithms?: string | readonly string[]
+  /**
+   * Directory of the content-addressed store. Bodies (or each multipart part) are kept at
+   * `<store>/<first algorithm>/<hex>` once complete and verified, and served by `GET`.
+   */
+  readonly store?: string
+  /** Largest accepted body in bytes (default: no limit). Larger bodies get 413. */
+  readonly maxBodySize?: number
+  /** Multipart limits: `maxParts` (default 1000), `maxPartHeaderSize` (default 16384 bytes). */
+  readonly multipart?: Partial<MultipartLimits>
+  /** Called with unexpected errors (answered 500); default writes them to stderr. */
+  readonly onError?: (error: unknown) => void
+}
+
+/** A node:http request listener, with the counters it keeps. */
+export interface HashHandler {
+  (req: IncomingMessage, res: ServerResponse): void
+  readonly metrics: HashMetrics
+  /**
+   * Marks a request whose client waits for `100 Continue` (`Expect: 100-continue`): the handler
+   * sends it only once the request's headers are accepted, so a 413 or 400 costs no upload. Call
+   * it from the server's `checkContinue` event, then call the handler.
+   */
+  expectsContinue(req: IncomingMessage): void
+}
+
+const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
+const USAGE = 'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
+
+function wantsJson(req: IncomingMessage): boolean {
+  return /\bapplication\/json\b(?!\s*;\s*q=0(?:\.0*)?\s*(?:,|$))/i.test(req.headers.accept ?? '')
+}
+
+function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length']
+  if (header === undefined) return undefined
+  if (!/^\d+$/.test(header)) throw new InvalidHeaderError('malformed Content-Length header')
+  return Number(header)
+}
+
+/** Sends `content`, with Content-Digest/Repr-Digest of that content when the client wants them. */
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  content: string,
+  contentType: string,
+): void {
+  const body = Buffer.from(content)
+  res.statusCode = status
+  res.setHeader('Content-Type', contentType)
+  res.setHeader('Content-Length', body.length)
+  const fields = (() => {
+    try {
+      return parseDigestFields(req.headers)
+    } catch {
+      return undefined
+    }
+  })()
+  // RFC 9530: these describe this response's own content (no Content-Encoding, so both are equal).
+  const wanted = [...new Set([...(fields?.wantContent ?? []), ...(fields?.wantRepr ?? [])])]
+  if (wanted.length > 0) {
+    const computed = new Map(wanted.map((a) => [a, createHash(a).update(body).digest()]))
+    if (fields?.wantContent.length) {
+      res.setHeader('Content-Digest', formatDigestField(fields.wantContent, computed))
+    }
+    if (fields?.wantRepr.length) {
+      res.setHeader('Repr-Digest', formatDigestField(fields.wantRepr, computed))
+    }
+  }
+  res.end(req.method === 'HEAD' ? undefined : body)
+}
+
+function sendError(req: IncomingMessage, res: ServerResponse, error: HashServerError): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy(error)
+    return
+  }
+  // The rest of an unread body is not worth receiving: close the connection after the answer.
+  if (!req.complete) res.setHeader('Connection', 'close')
+  if (wantsJson(req)) {
+    const payload = { error: { code: error.code, message: error.message } }
+    send(req, res, error.status, `${JSON.stringify(payload)}\n`, 'application/json')
+  } else {
+    send(req, res, error.status, `${error.message}\n`, 'text/plain; charset=utf-8')
+  }
+}
+
+/**
+ * Creates a `(req, res)` listener that answers digests of request bodies as they stream
+ * (POST/PUT on any path), `GET /health`, `GET /metrics` and, with a store, `GET /<alg>/<hex>`.
+ * Mount it in any node:http server; {@link createHashServer} adds the timeouts and
+ * `100-continue` handling.
+ *
+ * @throws {UnsupportedAlgorithmError} when `options.algorithms` names an unknown hash.
+ */
+export function createHashHandler(options: HashHandlerOptions = {}): HashHandler {
+  const defaults = parseAlgorithms(
+    typeof options.algorithms === 'string' ? options.algorithms : (options.algorithms ?? ['md5']).join(','),
+  )
+  const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY
+  const limits: MultipartLimits = {
+    maxParts: options.multipart?.maxParts ?? 1000,
+    maxPartHeaderSize: options.multipart?.maxPartHeaderSize ?? 16 * 1024,
+  }
+  const store = options.store === undefined ? undefined : new ContentStore(options.store)
+  const storeReady = store?.init()
+  storeReady?.catch(() => {})
+  const metrics = new HashMetrics()
+  const awaitingContinue = new WeakSet<IncomingMessage>()
+  const onError =
+    options.onError ??
+    ((error: unknown) => {
+      console.error('hash-server: unexpected error:', error)
+    })
+
+  async function hashBody(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const requested = url.searchParams.getAll('algorithm')
+    const algorithms = requested.length > 0 ? parseAlgorithms(requested.join(',')) : defaults
+    const length = declaredLength(req)
+    if (length !== undefined && length > maxBodySize) throw new BodyTooLargeError(maxBodySize)
+    const fields = parseDigestFields(req.headers)
+    const bodyAlgorithms = [...new Set([...algorithms, ...fields.expected.map((d) => d.algorithm)])]
+    const contentType = req.headers['content-type'] ?? ''
+    const boundary = /^\s*multipart\/form-data\b/i.test(contentType)
+      ? multipartBoundary(contentType)
+      : undefined
+    await storeReady
+    if (awaitingContinue.has(req)) res.writeContinue()
+
+    const json = wantsJson(req)
+    if (boundary !== undefined) {
+      const meter = new DigestMeter(bodyAlgorithms, maxBodySize)
+      const parsed = await digestMultipart(req, { boundary, meter, algorithms, limits, store })
+      metrics.bytesHashed += meter.size
+      try {
+        verifyDigests(fields.expected, meter.digests())
+        const parts = await commitParts(parsed, algorithms)
+        const answer = json
+          ? `${JSON.stringify({ size: meter.size, parts })}\n`
+          : parts.map((p) => `${p.digests[algorithms[0] ?? '']}  ${p.filename ?? p.name}\n`).join('')
+        send(req, res, store ? 201 : 200, answer, json ? 'application/json' : 'text/plain; charset=utf-8')
+      } finally {
+        for (const { pending } of parsed) await pending?.discard()
+      }
+      return
+    }
+
+    const pending: PendingObject | undefined = await store?.begin()
+    try {
+      const sink = new DigestSink({
+        algorithms: bodyAlgorithms,
+        maxBytes: maxBodySize,
+        ...(pending ? { file: pending.file } : {}),
+      })
+      await pipeline(requestBody(req), sink)
+      metrics.bytesHashed += sink.size
+      const computed = sink.digests()
+      verifyDigests(fields.expected, computed)
+      const digests = hexDigests(algorithms, computed)
+      const first = algorithms[0] ?? ''
+      const location = pending ? await pending.commit(first, digests[first] ?? '') : undefined
+      if (location) res.setHeader('Location', location)
+      const answer = json
+        ? `${JSON.stringify({ size: sink.size, digests, ...(location ? { location } : {}) })}\n`
+        : `${digests[first]}\n`
+      send(req, res, store ? 201 : 200, answer, json ? 'application/json' : 'text/plain; charset=utf-8')
+    } finally {
+      await pending?.discard()
+    }
+  }
+
+  async function commitParts(parsed: readonly ParsedPart[], algorithms: readonly string[]) {
+    const first = algorithms[0] ?? ''
+    const parts: PartDigests[] = []
+    for (const { part, pending } of parsed) {
+      const location = pending ? await pending.commit(first, part.digests[first] ?? '') : undefined
+      parts.push(location ? { ...part, location } : part)
+    }
+    return parts
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const method = req.method ?? 'GET'
+    if (method === 'POST' || method === 'PUT') return hashBody(req, res, url)
+    if (method === 'GET' || method === 'HEAD') {
+      if (url.pathname === '/health') return send(req, res, 200, 'ok\n', 'text/plain; charset=utf-8')
+      if (url.pathname === '/metrics') {
+        return send(req, res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8')
+      }
+      const match = STORE_PATH.exec(url.pathname)
+      if (store && match) {
+        const [, algorithm = '', hex = ''] = match
+        await storeReady
+        if (supportedAlgorithms().includes(algorithm)) {
+          const wantRepr = parseDigestFields(req.headers).wantRepr
+          if (wantRepr.includes(algorithm)) {
+            res.setHeader('Repr-Digest', formatDigestField([algorithm], new Map([[algorithm, Buffer.from(hex, 'hex')]])))
+          }
+          if (await store.serve(req, res, algorithm, hex)) return
+          res.removeHeader('Repr-Digest')
+        }
+        return send(req, res, 404, 'no such object\n', 'text/plain; charset=utf-8')
+      }
+    }
+    res.setHeader('Allow', store ? 'GET, HEAD, POST, PUT' : 'POST, PUT')
+    send(req, res, 405, USAGE, 'text/plain; charset=utf-8')
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    metrics.inFlight++
+    res.once('close', () => {
+      metrics.inFlight--
+      if (res.writableFinished) metrics.countResponse(res.statusCode)
+    })
+    handle(req, res).catch((error: unknown) => {
+      const failure =
+        error instanceof HashServerError
+          ? error
+          : req.destroyed && !req.complete
+            ? new ClientAbortedError({ cause: error })
+            : undefined
+      if (failure === undefined) {
+        metrics.countError('HASH_ERR_INTERNAL')
+        onError(error)
+        sendError(req, res, new HashServerError('internal server error', 'HASH_ERR_INTERNAL', 500))
+        return
+      }
+      metrics.countError(failure.code)
+      if (failure instanceof ClientAbortedError) res.destroy()
+      else sendError(req, res, failure)
+    })
+  }
+  return Object.assign(handler, {
+    metrics,
+    expectsContinue: (req: IncomingMessage) => {
+      awaitingContinue.add(req)
+    },
+  })
+}

@@ -1,0 +1,235 @@
+import { Dicer } from '@fastify/busboy'
+import type { IncomingMessage } from 'node:http'
+import { type Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { type DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
+import { requestBody } from './request-body.js'
+import { BodyTooLargeError, ClientAbortedError, MalformedMultipartError } from './errors.js'
+import { parseParameterizedHeader } from './header-params.js'
+import type { ContentStore, PendingObject } from './store.js'
+
+/** Multipart limits; the defaults are what a form upload server can afford. */
+export interface MultipartLimits {
+  /** Most parts in one body (default 1000). */
+  readonly maxParts: number
+  /** Largest header block of one part, in bytes (default 16 KiB). */
+  readonly maxPartHeaderSize: number
+}
+
+/** One part as the server saw it. */
+export interface PartDigests {
+  readonly name: string
+  readonly filename: string | null
+  readonly contentType: string | null
+  readonly size: number
+  /** Hex digest per algorithm. */
+  readonly digests: Record<string, string>
+  /** URL path of the stored copy, with a content store. */
+  readonly location?: string
+}
+
+export interface ParseMultipartOptions {
+  readonly boundary: string
+  /** Sees the raw body on its way to the parser (whole-body digests, size limit). */
+  readonly meter: DigestMeter
+  readonly algorithms: readonly string[]
+  readonly limits: MultipartLimits
+  readonly store: ContentStore | undefined
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+/** The boundary of a multipart/form-data Content-Type. */
+export function multipartBoundary(contentType: string): string {
+  const parsed = parseParameterizedHeader(contentType)
+  if (parsed === undefined) {
+    throw new MalformedMultipartError('malformed Content-Type parameters')
+  }
+  const boundary = parsed.params.get('boundary')
+  if (boundary === undefined || boundary === '') {
+    throw new MalformedMultipartError('multipart Content-Type without a boundary parameter')
+  }
+  if (boundary.length > 70 || /[^\x20-\x7e]/.test(boundary)) {
+    throw new MalformedMultipartError('invalid multipart boundary (RFC 2046: 1 to 70 characters)')
+  }
+  return boundary
+}
+
+function headerSize(header: Record<string, string[]>): number {
+  let size = 0
+  for (const [name, values] of Object.entries(header)) {
+    for (const value of values) size += name.length + value.length + 4
+  }
+  return size
+}
+
+function describePart(header: Record<string, string[]>, limits: MultipartLimits) {
+  if (headerSize(header) > limits.maxPartHeaderSize) {
+    throw new MalformedMultipartError(
+      `part header block larger than ${limits.maxPartHeaderSize} bytes`,
+    )
+  }
+  for (const name of Object.keys(header)) {
+    if (!TOKEN.test(name)) {
+      throw new MalformedMultipartError(`malformed part header name ${JSON.stringify(name)}`)
+    }
+  }
+  const disposition = header['content-disposition']
+  const parsed = disposition?.length === 1 ? parseParameterizedHeader(disposition[0] ?? '') : undefined
+  const name = parsed?.params.get('name')
+  if (parsed?.value !== 'form-data' || name === undefined) {
+    throw new MalformedMultipartError('part without a "Content-Disposition: form-data; name=…" header')
+  }
+  return {
+    name,
+    filename: parsed.params.get('filename') ?? null,
+    contentType: header['content-type']?.[0]?.trim() ?? null,
+  }
+}
+
+/**
+ * Dicer as a well-behaved Writable for pipeline(): Dicer emits 'finish' itself when the closing
+ * boundary's last part has been read (possibly before `end()`), and swallows the stream's own
+ * 'finish', so pipeline() would wait forever for a 'close' that never comes.
+ */
+class DicerSink extends Writable {
+  readonly #dicer: Dicer
+  #done = false
+  #error: Error | undefined
+  #onDone: ((error?: Error | null) => void) | undefined
+
+  constructor(dicer: Dicer) {
+    super({ highWaterMark: 0 })
+    this.#dicer = dicer
+    dicer.on('finish', () => this.#settle())
+    dicer.on('error', (error: Error) => this.#settle(error))
+  }
+
+  #settle(error?: Error): void {
+    if (this.#done) return
+    this.#done = true
+    this.#error = error
+    if (error) this.destroy(error)
+    this.#onDone?.(error)
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#dicer.write(chunk, (error?: Error | null) => callback(error ?? this.#error))
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.#done) return callback(this.#error)
+    this.#onDone = callback
+    this.#dicer.end()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#dicer.destroyed) this.#dicer.destroy(error ?? undefined)
+    callback(error)
+  }
+}
+
+function abandon(stream: Readable): void {
+  stream.on('error', () => {})
+  stream.resume()
+}
+
+/** A parsed part and, with a store, its bytes waiting in the temp area to be committed. */
+export interface ParsedPart {
+  readonly part: PartDigests
+  readonly pending: PendingObject | undefined
+}
+
+/**
+ * Parses a multipart/form-data stream part by part with Dicer and hashes (and optionally writes to
+ * the store's temp area) each part as it streams. Rejects with {@link MalformedMultipartError} on
+ * any malformed input, having discarded every temp file; on success the caller commits or discards.
+ */
+export async function digestMultipart(
+  request: IncomingMessage,
+  options: ParseMultipartOptions,
+): Promise<ParsedPart[]> {
+  const { algorithms, limits, store } = options
+  const dicer = new Dicer({
+    boundary: options.boundary,
+    maxHeaderPairs: 100,
+    // Slightly above the limit so an oversized block is seen (Dicer truncates it silently).
+    maxHeaderSize: limits.maxPartHeaderSize + 1024,
+  } as ConstructorParameters<typeof Dicer>[0])
+  const parts: Array<Promise<ParsedPart>> = []
+  let failure: Error | undefined
+  const fail = (error: Error): void => {
+    failure ??= error
+    dicer.destroy(failure)
+  }
+
+  dicer.on('preamble', abandon)
+  dicer.on('part', (part: Readable) => {
+    part.on('error', (error) => fail(error))
+    if (parts.length >= limits.maxParts) {
+      abandon(part)
+      fail(new MalformedMultipartError(`more than ${limits.maxParts} parts`))
+      return
+    }
+    const digested = new Promise<ParsedPart>((resolve, reject) => {
+      part.once('header', (header: Record<string, string[]>) => {
+        let described: ReturnType<typeof describePart>
+        try {
+          described = describePart(header, limits)
+        } catch (error) {
+          abandon(part)
+          reject(error)
+          fail(error as Error)
+          return
+        }
+        digestPart(part, described, algorithms, store).then(resolve, (error: Error) => {
+          reject(error)
+          fail(error)
+        })
+      })
+    })
+    digested.catch(() => {})
+    parts.push(digested)
+  })
+
+  try {
+    await pipeline(requestBody(request), options.meter, new DicerSink(dicer))
+    const results = await Promise.all(parts)
+    if (results.length === 0) throw new MalformedMultipartError('multipart body without any part')
+    return results
+  } catch (error) {
+    for (const settled of await Promise.allSettled(parts)) {
+      if (settled.status === 'fulfilled') await settled.value.pending?.discard()
+    }
+    throw classify(failure ?? (error as Error), request)
+  }
+}
+
+async function digestPart(
+  part: Readable,
+  described: ReturnType<typeof describePart>,
+  algorithms: readonly string[],
+  store: ContentStore | undefined,
+): Promise<ParsedPart> {
+  const pending = store === undefined ? undefined : await store.begin()
+  try {
+    const sink = new DigestSink({ algorithms, ...(pending ? { file: pending.file } : {}) })
+    await pipeline(part, sink)
+    return { part: { ...described, size: sink.size, digests: hexDigests(algorithms, sink.digests()) }, pending }
+  } catch (error) {
+    await pending?.discard()
+    throw error
+  }
+}
+
+function classify(error: Error, request: IncomingMessage): Error {
+  if (error instanceof MalformedMultipartError || error instanceof BodyTooLargeError) return error
+  if (error instanceof ClientAbortedError) return error
+  if (request.destroyed && !request.complete) return new ClientAbortedError({ cause: error })
+  if (/unexpected end of multipart data|terminated early/i.test(error.message)) {
+    return new MalformedMultipartError('multipart body ended before its closing boundary', {
+      cause: error,
+    })
+  }
+  return error
+}

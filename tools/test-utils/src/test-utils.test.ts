@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { createServer as createHttpServer, request } from 'node:http'
+import { connect, createServer as createNetServer } from 'node:net'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { listen, payloadFile, runCli, samplePeakRss, tempDir } from './index.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.()
+})
+
+describe('listen', () => {
+  it('serves HTTP on an ephemeral loopback port and closes despite a keep-alive connection', async () => {
+    const server = createHttpServer((_req, res) => res.end('pong'))
+    const listening = await listen(server)
+    expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(listening.port).toBeGreaterThan(0)
+
+    const agentSocketClosed = new Promise<string>((resolve, reject) => {
+      const req = request(`${listening.url}/`, { headers: { connection: 'keep-alive' } }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          body += chunk
+        })
+        res.on('end', () => {
+          req.socket?.once('close', () => resolve(body))
+        })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    // The keep-alive socket stays open until close() destroys it.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await listening.close()
+    expect(await agentSocketClosed).toBe('pong')
+    expect(server.listening).toBe(false)
+    await listening.close()
+  })
+
+  it('closes a raw TCP server with a half-open client', async () => {
+    const server = createNetServer((socket) => socket.on('error', () => {}))
+    const listening = await listen(server)
+    const client = connect(listening.port, '127.0.0.1')
+    const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()))
+    client.on('error', () => {})
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()))
+    await listening.close()
+    await clientClosed
+    expect(server.listening).toBe(false)
+  })
+})
+
+describe('payloadFile', () => {
+  it('writes exactly size random bytes and reports their digests', async () => {
+    const dir = await tempDir()
+    cleanups.push(dir.remove)
+    const size = 3 * (1 << 20) + 12345
+    const file = await payloadFile(join(dir.path, 'p.bin'), size)
+    expect((await stat(file.path)).size).toBe(size)
+    const bytes = await readFile(file.path)
+    expect(file.md5).toBe(createHash('md5').update(bytes).digest('hex'))
+    expect(file.sha256).toBe(createHash('sha256').update(bytes).digest('hex'))
+    const other = await payloadFile(join(dir.path, 'q.bin'), size)
+    expect(other.md5).not.toBe(file.md5)
+  })
+
+  it('writes an empty file and rejects a negative size', async () => {
+    const dir = await tempDir()
+    cleanups.push(dir.remove)
+    const empty = await payloadFile(join(dir.path, 'empty'), 0)
+    expect(empty.md5).toBe('d41d8cd98f00b204e9800998ecf8427e')
+    await expect(payloadFile(join(dir.path, 'bad'), -1)).rejects.toThrow(RangeError)
+  })
+
+  it('rejects with the write error when the directory does not exist', async () => {
+    await expect(payloadFile('/nonexistent-sluice-dir/x', 10)).rejects.toMatchObject({
+      code: 'ENOENT',
+    })
+  })
+})
+
+describe('runCli', () => {
+  it('feeds stdin, collects stdout/stderr and the exit code', async () => {
+    const script = 'process.stdin.pipe(process.stdout); process.stderr.write("err"); process.stdin.on("end", () => { process.exitCode = 3 })'
+    const result = await runCli(process.execPath, ['-e', script], { input: 'hello' })
+    expect(result.code).toBe(3)
+    expect(result.stdout.toString()).toBe('hello')
+    expect(result.stderr).toBe('err')
+  })
+
+  it('kills a child that outlives its timeout', async () => {
+    const result = await runCli(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+      timeoutMs: 200,
+    })
+    expect(result.code).toBeNull()
+    expect(result.signal).toBe('SIGKILL')
+  })
+
+  it('measures the peak RSS of a child that allocates 64 MiB', async () => {
+    const script = 'const b = Buffer.alloc(64 * 1024 * 1024, 1); setTimeout(() => console.log(b[0]), 300)'
+    const result = await runCli(process.execPath, ['-e', script], { measureRss: true })
+    expect(result.stdout.toString().trim()).toBe('1')
+    expect(result.peakRss).toBeGreaterThan(64 * 1024 * 1024)
+  })
+})
+
+describe('samplePeakRss', () => {
+  it('reads this process', () => {
+    const sampler = samplePeakRss(process.pid)
+    expect(sampler.stop()).toBeGreaterThan(1024 * 1024)
+  })
+})

@@ -1,11 +1,11 @@
-import { createHash, type Hash } from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { Transform, type TransformCallback, Writable } from 'node:stream'
 import { BodyTooLargeError } from './errors.js'
+import type { DigestEngine } from './hash-threads.js'
 
 export interface DigestSinkOptions {
-  /** Node hash algorithms to compute. */
-  readonly algorithms: readonly string[]
+  /** Computes the digests (on this thread or a pool thread). */
+  readonly engine: DigestEngine
   /** Fails the stream with {@link BodyTooLargeError} past this many bytes. */
   readonly maxBytes?: number
   /** A file every byte is written to (after hashing, before the next chunk is accepted). */
@@ -28,44 +28,67 @@ async function writeAll(file: FileHandle, chunks: readonly Buffer[]): Promise<vo
   }
 }
 
-/** Hashes bytes with several algorithms at once, counts them and enforces a size limit. */
+type Callback = (error?: Error | null) => void
+
+/** Counts and size-limits chunks and feeds them to an engine one at a time, in order. */
 class Digester {
   size = 0
-  readonly #hashes: ReadonlyArray<readonly [string, Hash]>
+  digests: Map<string, Buffer> | undefined
+  readonly #engine: DigestEngine
   readonly #maxBytes: number
-  #digests: Map<string, Buffer> | undefined
 
-  constructor(algorithms: readonly string[], maxBytes = Number.POSITIVE_INFINITY) {
-    this.#hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const)
+  constructor(engine: DigestEngine, maxBytes = Number.POSITIVE_INFINITY) {
+    this.#engine = engine
     this.#maxBytes = maxBytes
   }
 
-  /** Returns the error to fail the stream with, if this chunk breaks the limit. */
-  update(chunk: Buffer): BodyTooLargeError | undefined {
-    this.size += chunk.length
-    if (this.size > this.#maxBytes) return new BodyTooLargeError(this.#maxBytes)
-    for (const [, hash] of this.#hashes) hash.update(chunk)
-    return undefined
+  /** Calls `done` once every chunk is taken by the engine (which may push back). */
+  take(chunks: readonly Buffer[], done: Callback): void {
+    const next = (index: number): void => {
+      for (let i = index; i < chunks.length; i++) {
+        const chunk = chunks[i] as Buffer
+        this.size += chunk.length
+        if (this.size > this.#maxBytes) return done(new BodyTooLargeError(this.#maxBytes))
+        const wait = this.#engine.update(chunk)
+        if (wait) {
+          wait.then(() => next(i + 1), done)
+          return
+        }
+      }
+      done()
+    }
+    next(0)
   }
 
-  digests(): ReadonlyMap<string, Buffer> {
-    this.#digests ??= new Map(this.#hashes.map(([algorithm, hash]) => [algorithm, hash.digest()]))
-    return this.#digests
+  finish(done: Callback): void {
+    this.#engine.finish().then((digests) => {
+      this.digests = digests
+      done()
+    }, done)
+  }
+
+  discard(): void {
+    if (this.digests === undefined) this.#engine.discard()
+  }
+
+  result(): ReadonlyMap<string, Buffer> {
+    if (this.digests === undefined) throw new Error('digests are known only once the stream finished')
+    return this.digests
   }
 }
 
 /**
  * A Writable that hashes what it is given with several algorithms at once, counts it, and
- * optionally writes it to a file. Backpressure: when a file is attached, a chunk is accepted only
- * once the previous one is written (to the page cache).
+ * optionally writes it to a file. Backpressure: a chunk is accepted only once the engine has room
+ * and, with a file, once the previous one is written (to the page cache).
  */
 export class DigestSink extends Writable {
   readonly #digester: Digester
   readonly #file: FileHandle | undefined
 
   constructor(options: DigestSinkOptions) {
-    super({ highWaterMark: 256 * 1024 })
-    this.#digester = new Digester(options.algorithms, options.maxBytes)
+    super({ highWaterMark: 64 * 1024 })
+    this.#digester = new Digester(options.engine, options.maxBytes)
     this.#file = options.file
   }
 
@@ -74,33 +97,36 @@ export class DigestSink extends Writable {
     return this.#digester.size
   }
 
-  #take(chunks: readonly Buffer[], callback: (error?: Error | null) => void): void {
-    for (const chunk of chunks) {
-      const error = this.#digester.update(chunk)
-      if (error) return callback(error)
-    }
-    if (this.#file === undefined) callback()
-    else writeAll(this.#file, chunks).then(() => callback(), callback)
+  #take(chunks: readonly Buffer[], callback: Callback): void {
+    this.#digester.take(chunks, (error) => {
+      if (error || this.#file === undefined) callback(error)
+      else writeAll(this.#file, chunks).then(() => callback(), callback)
+    })
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
     this.#take([chunk], callback)
   }
 
-  override _writev(
-    chunks: Array<{ chunk: Buffer }>,
-    callback: (error?: Error | null) => void,
-  ): void {
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: Callback): void {
     this.#take(
       chunks.map((entry) => entry.chunk),
       callback,
     )
   }
 
+  override _final(callback: Callback): void {
+    this.#digester.finish(callback)
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    this.#digester.discard()
+    callback(error)
+  }
+
   /** The digests, by algorithm; available once the stream has finished. */
   digests(): ReadonlyMap<string, Buffer> {
-    if (!this.writableFinished) throw new Error('digests are known only once the stream finished')
-    return this.#digester.digests()
+    return this.#digester.result()
   }
 }
 
@@ -108,9 +134,9 @@ export class DigestSink extends Writable {
 export class DigestMeter extends Transform {
   readonly #digester: Digester
 
-  constructor(algorithms: readonly string[], maxBytes?: number) {
+  constructor(engine: DigestEngine, maxBytes?: number) {
     super()
-    this.#digester = new Digester(algorithms, maxBytes)
+    this.#digester = new Digester(engine, maxBytes)
   }
 
   get size(): number {
@@ -118,15 +144,21 @@ export class DigestMeter extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const error = this.#digester.update(chunk)
-    if (error) callback(error)
-    else callback(null, chunk)
+    this.#digester.take([chunk], (error) => callback(error, error ? undefined : chunk))
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#digester.finish(callback)
+  }
+
+  override _destroy(error: Error | null, callback: Callback): void {
+    this.#digester.discard()
+    callback(error)
   }
 
   /** The digests, by algorithm; available once everything has passed through. */
   digests(): ReadonlyMap<string, Buffer> {
-    if (!this.writableFinished) throw new Error('digests are known only once the stream finished')
-    return this.#digester.digests()
+    return this.#digester.result()
   }
 }
 

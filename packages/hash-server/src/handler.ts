@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
 import { parseAlgorithms, supportedAlgorithms } from './algorithms.js'
@@ -13,6 +14,7 @@ import {
   type ParsedPart,
   type PartDigests,
 } from './multipart.js'
+import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
 import { requestBody } from './request-body.js'
 import { ContentStore, type PendingObject } from './store.js'
 
@@ -32,6 +34,11 @@ export interface HashHandlerOptions {
   readonly maxBodySize?: number
   /** Multipart limits: `maxParts` (default 1000), `maxPartHeaderSize` (default 16384 bytes). */
   readonly multipart?: Partial<MultipartLimits>
+  /**
+   * Threads that hash bodies of 1 MiB or more (or of unknown length), so that reading the socket
+   * and hashing use two cores (default: one per core; 0 hashes on the request's thread).
+   */
+  readonly hashThreads?: number
   /** Called with unexpected errors (answered 500); default writes them to stderr. */
   readonly onError?: (error: unknown) => void
 }
@@ -46,7 +53,12 @@ export interface HashHandler {
    * it from the server's `checkContinue` event, then call the handler.
    */
   expectsContinue(req: IncomingMessage): void
+  /** Stops the hashing threads (bodies still being hashed fail). */
+  close(): Promise<void>
 }
+
+/** Bodies at least this large (or of unknown length) are hashed on a pool thread. */
+const THREAD_THRESHOLD = 1024 * 1024
 
 const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
 const USAGE = 'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
@@ -130,6 +142,14 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   const store = options.store === undefined ? undefined : new ContentStore(options.store)
   const storeReady = store?.init()
   storeReady?.catch(() => {})
+  const threads = options.hashThreads ?? availableParallelism()
+  const pool = threads > 0 ? new HashThreadPool(threads) : undefined
+  const engineFor =
+    (length: number | undefined) =>
+    (algorithms: readonly string[]): DigestEngine =>
+      pool && algorithms.length > 0 && (length === undefined || length >= THREAD_THRESHOLD)
+        ? pool.engine(algorithms)
+        : new InlineEngine(algorithms)
   const metrics = new HashMetrics()
   const awaitingContinue = new WeakSet<IncomingMessage>()
   const onError =
@@ -144,7 +164,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     const length = declaredLength(req)
     if (length !== undefined && length > maxBodySize) throw new BodyTooLargeError(maxBodySize)
     const fields = parseDigestFields(req.headers)
-    const bodyAlgorithms = [...new Set([...algorithms, ...fields.expected.map((d) => d.algorithm)])]
+    const expectedAlgorithms = [...new Set(fields.expected.map((d) => d.algorithm))]
+    const engine = engineFor(length)
     const contentType = req.headers['content-type'] ?? ''
     const boundary = /^\s*multipart\/form-data\b/i.test(contentType)
       ? multipartBoundary(contentType)
@@ -154,8 +175,9 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
 
     const json = wantsJson(req)
     if (boundary !== undefined) {
-      const meter = new DigestMeter(bodyAlgorithms, maxBodySize)
-      const parsed = await digestMultipart(req, { boundary, meter, algorithms, limits, store })
+      // The whole body is hashed only to check a digest the client sent; parts get `algorithms`.
+      const meter = new DigestMeter(engine(expectedAlgorithms), maxBodySize)
+      const parsed = await digestMultipart(req, { boundary, meter, engine, algorithms, limits, store })
       metrics.bytesHashed += meter.size
       try {
         verifyDigests(fields.expected, meter.digests())
@@ -173,7 +195,7 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     const pending: PendingObject | undefined = await store?.begin()
     try {
       const sink = new DigestSink({
-        algorithms: bodyAlgorithms,
+        engine: engine([...new Set([...algorithms, ...expectedAlgorithms])]),
         maxBytes: maxBodySize,
         ...(pending ? { file: pending.file } : {}),
       })
@@ -260,6 +282,9 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     metrics,
     expectsContinue: (req: IncomingMessage) => {
       awaitingContinue.add(req)
+    },
+    close: async () => {
+      await pool?.close()
     },
   })
 }

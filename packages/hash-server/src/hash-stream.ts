@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseAlgorithms } from './algorithms.js'
 import { DigestSink, hexDigests } from './digest-sink.js'
+import { InlineEngine } from './hash-threads.js'
 
 /** Size and hex digests of a stream. */
 export interface StreamDigests {
@@ -35,7 +36,7 @@ export async function hashStream(
 ): Promise<StreamDigests> {
   const names = parseAlgorithms(typeof algorithms === 'string' ? algorithms : algorithms.join(','))
   const sink = new DigestSink({
-    algorithms: names,
+    engine: new InlineEngine(names),
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
   })
   await pipeline(source, sink, options.signal ? { signal: options.signal } : {})

@@ -6,6 +6,7 @@ import { type DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
 import { requestBody } from './request-body.js'
 import { BodyTooLargeError, ClientAbortedError, MalformedMultipartError } from './errors.js'
 import { parseParameterizedHeader } from './header-params.js'
+import type { DigestEngine } from './hash-threads.js'
 import type { ContentStore, PendingObject } from './store.js'
 
 /** Multipart limits; the defaults are what a form upload server can afford. */
@@ -29,6 +30,8 @@ export interface PartDigests {
 }
 
 export interface ParseMultipartOptions {
+  /** Makes the engine that hashes one part. */
+  readonly engine: (algorithms: readonly string[]) => DigestEngine
   readonly boundary: string
   /** Sees the raw body on its way to the parser (whole-body digests, size limit). */
   readonly meter: DigestMeter
@@ -149,7 +152,7 @@ export async function digestMultipart(
   request: IncomingMessage,
   options: ParseMultipartOptions,
 ): Promise<ParsedPart[]> {
-  const { algorithms, limits, store } = options
+  const { limits } = options
   const dicer = new Dicer({
     boundary: options.boundary,
     maxHeaderPairs: 100,
@@ -182,7 +185,7 @@ export async function digestMultipart(
           fail(error as Error)
           return
         }
-        digestPart(part, described, algorithms, store).then(resolve, (error: Error) => {
+        digestPart(part, described, options).then(resolve, (error: Error) => {
           reject(error)
           fail(error)
         })
@@ -208,12 +211,14 @@ export async function digestMultipart(
 async function digestPart(
   part: Readable,
   described: ReturnType<typeof describePart>,
-  algorithms: readonly string[],
-  store: ContentStore | undefined,
+  { algorithms, store, engine }: ParseMultipartOptions,
 ): Promise<ParsedPart> {
   const pending = store === undefined ? undefined : await store.begin()
   try {
-    const sink = new DigestSink({ algorithms, ...(pending ? { file: pending.file } : {}) })
+    const sink = new DigestSink({
+      engine: engine(algorithms),
+      ...(pending ? { file: pending.file } : {}),
+    })
     await pipeline(part, sink)
     return { part: { ...described, size: sink.size, digests: hexDigests(algorithms, sink.digests()) }, pending }
   } catch (error) {

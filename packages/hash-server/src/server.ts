@@ -30,10 +30,15 @@ export function createHashServer(options: HashServerOptions = {}): HashServer {
       headersTimeout: options.headersTimeout ?? 30_000,
       requestTimeout: options.requestTimeout ?? 0,
       keepAliveTimeout: 5_000,
+      // Node checks headers/request timeouts on this period (default 30 s, too coarse for them).
+      connectionsCheckingInterval: 1_000,
     },
     handler,
   )
   server.timeout = options.idleTimeout ?? 60_000
+  server.on('close', () => {
+    handler.close().catch(() => {})
+  })
   server.on('checkContinue', (req, res) => {
     handler.expectsContinue(req)
     handler(req, res)

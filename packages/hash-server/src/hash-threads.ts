@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+
+/**
+ * Hashing of one body: `update` takes every chunk in order; `finish` resolves with the digests.
+ * `update` returns a promise when the caller must wait before sending more (backpressure).
+ */
+export interface DigestEngine {
+  update(chunk: Buffer): Promise<void> | undefined
+  finish(): Promise<Map<string, Buffer>>
+  discard(): void
+}
+
+/** Hashes on the calling thread: right for small bodies, where a thread hop costs more. */
+export class InlineEngine implements DigestEngine {
+  readonly #hashes: ReturnType<typeof createHash>[]
+  readonly #algorithms: readonly string[]
+
+  constructor(algorithms: readonly string[]) {
+    this.#algorithms = algorithms
+    this.#hashes = algorithms.map((algorithm) => createHash(algorithm))
+  }
+
+  update(chunk: Buffer): undefined {
+    for (const hash of this.#hashes) hash.update(chunk)
+    return undefined
+  }
+
+  finish(): Promise<Map<string, Buffer>> {
+    return Promise.resolve(
+      new Map(this.#algorithms.map((algorithm, i) => [algorithm, this.#hashes[i]?.digest() as Buffer])),
+    )
+  }
+
+  discard(): void {}
+}
+
+// The thread's code, plain CommonJS so that it runs from the bundle and from the sources alike.
+const THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const { createHash } = require('node:crypto')
+const streams = new Map()
+parentPort.on('message', (m) => {
+  if (m.type === 'open') streams.set(m.id, m.algorithms.map((a) => createHash(a)))
+  else if (m.type === 'data') {
+    const view = new Uint8Array(m.buffer, 0, m.length)
+    for (const hash of streams.get(m.id)) hash.update(view)
+    parentPort.postMessage({ type: 'ack', id: m.id, buffer: m.buffer }, [m.buffer])
+  } else if (m.type === 'close') {
+    const digests = streams.get(m.id).map((hash) => hash.digest())
+    streams.delete(m.id)
+    parentPort.postMessage({ type: 'digests', id: m.id, digests })
+  } else if (m.type === 'discard') streams.delete(m.id)
+})
+`
+
+type ThreadMessage =
+  | { type: 'ack'; id: number; buffer: ArrayBuffer }
+  | { type: 'digests'; id: number; digests: Uint8Array[] }
+
+interface ThreadStream {
+  onAck(buffer: ArrayBuffer): void
+  onDigests(digests: Uint8Array[]): void
+  onFailure(error: Error): void
+}
+
+class HashThread {
+  readonly worker: Worker
+  readonly streams: Map<number, ThreadStream> = new Map()
+  failure: Error | undefined
+
+  constructor() {
+    this.worker = new Worker(THREAD_SOURCE, { eval: true })
+    this.worker.unref()
+    this.worker.on('message', (message: ThreadMessage) => {
+      const stream = this.streams.get(message.id)
+      if (message.type === 'ack') stream?.onAck(message.buffer)
+      else stream?.onDigests(message.digests)
+    })
+    const fail = (error: Error) => {
+      this.failure = error
+      for (const stream of this.streams.values()) stream.onFailure(error)
+      this.streams.clear()
+    }
+    this.worker.on('error', fail)
+    this.worker.on('exit', (code) => fail(new Error(`hash thread exited with code ${code}`)))
+  }
+}
+
+/** Bytes handed to a thread at once, and how many such batches one body may have in flight. */
+const BATCH_BYTES = 128 * 1024
+const BATCHES_IN_FLIGHT = 4
+/** Batch buffers of all bodies together (16 MiB); past it a body gets one buffer, no pipelining. */
+const POOL_BATCHES = 128
+
+/** Buffers handed out by a pool, shared by its engines. */
+interface BatchBudget {
+  allocated: number
+}
+
+/**
+ * Hashes on a pool thread so that reading the socket and hashing use two cores. Chunks are copied
+ * into one of four reusable 128 KiB buffers, transferred to the thread and transferred back once
+ * hashed: a body never holds more than 512 KiB (and all bodies of a pool 16 MiB plus one buffer
+ * each), and when its buffers are all out `update` returns a promise that settles when one comes
+ * back (backpressure up to the socket).
+ */
+class ThreadEngine implements DigestEngine {
+  readonly #thread: HashThread
+  readonly #id: number
+  readonly #budget: BatchBudget
+  readonly #free: ArrayBuffer[] = []
+  #allocated = 0
+  #batch: Uint8Array | undefined
+  #filled = 0
+  #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined
+  #finishing: { resolve: (digests: Map<string, Buffer>) => void; reject: (error: Error) => void } | undefined
+  #failure: Error | undefined
+
+  constructor(thread: HashThread, id: number, algorithms: readonly string[], budget: BatchBudget) {
+    this.#thread = thread
+    this.#id = id
+    this.#budget = budget
+    thread.streams.set(id, {
+      onAck: (buffer) => {
+        this.#free.push(buffer)
+        const waiting = this.#waiting
+        this.#waiting = undefined
+        waiting?.resolve()
+      },
+      onDigests: (digests) => {
+        thread.streams.delete(id)
+        this.#release()
+        const result = new Map(
+          algorithms.map((algorithm, i) => {
+            const digest = digests[i] ?? new Uint8Array()
+            return [algorithm, Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength)]
+          }),
+        )
+        this.#finishing?.resolve(result)
+      },
+      onFailure: (error) => {
+        this.#failure = error
+        this.#release()
+        this.#waiting?.reject(error)
+        this.#finishing?.reject(error)
+      },
+    })
+    thread.worker.postMessage({ type: 'open', id, algorithms })
+  }
+
+  #takeBuffer(): Uint8Array | undefined {
+    const free = this.#free.pop()
+    if (free) return new Uint8Array(free)
+    const first = this.#allocated === 0
+    if (first || (this.#allocated < BATCHES_IN_FLIGHT && this.#budget.allocated < POOL_BATCHES)) {
+      this.#allocated++
+      this.#budget.allocated++
+      return new Uint8Array(BATCH_BYTES)
+    }
+    return undefined
+  }
+
+  #release(): void {
+    this.#budget.allocated -= this.#allocated
+    this.#allocated = 0
+    this.#free.length = 0
+  }
+
+  #send(): void {
+    const batch = this.#batch
+    if (batch === undefined || this.#filled === 0) return
+    this.#thread.worker.postMessage(
+      { type: 'data', id: this.#id, buffer: batch.buffer, length: this.#filled },
+      [batch.buffer as ArrayBuffer],
+    )
+    this.#batch = undefined
+    this.#filled = 0
+  }
+
+  update(chunk: Buffer): Promise<void> | undefined {
+    if (this.#failure) return Promise.reject(this.#failure)
+    let offset = 0
+    while (offset < chunk.length) {
+      this.#batch ??= this.#takeBuffer()
+      const batch = this.#batch
+      if (batch === undefined) {
+        // Every buffer is at the thread: wait for one, then take the rest of this chunk.
+        const rest = chunk.subarray(offset)
+        return new Promise<void>((resolve, reject) => {
+          this.#waiting = { resolve, reject }
+        }).then(() => this.update(rest))
+      }
+      const n = Math.min(batch.length - this.#filled, chunk.length - offset)
+      batch.set(chunk.subarray(offset, offset + n), this.#filled)
+      this.#filled += n
+      offset += n
+      if (this.#filled === batch.length) this.#send()
+    }
+    return undefined
+  }
+
+  finish(): Promise<Map<string, Buffer>> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    return new Promise((resolve, reject) => {
+      this.#finishing = { resolve, reject }
+      this.#send()
+      this.#thread.worker.postMessage({ type: 'close', id: this.#id })
+    })
+  }
+
+  discard(): void {
+    if (!this.#thread.streams.delete(this.#id)) return
+    this.#release()
+    this.#thread.worker.postMessage({ type: 'discard', id: this.#id })
+  }
+}
+
+/** A lazily started pool of hashing threads shared by every body of a process. */
+export class HashThreadPool {
+  readonly size: number
+  readonly #threads: HashThread[] = []
+  readonly #budget: BatchBudget = { allocated: 0 }
+  #nextId = 0
+
+  /** @param size threads at most (default: the machine's cores) */
+  constructor(size: number = availableParallelism()) {
+    this.size = size
+  }
+
+  engine(algorithms: readonly string[]): DigestEngine {
+    const thread = this.#pick()
+    return new ThreadEngine(thread, this.#nextId++, algorithms, this.#budget)
+  }
+
+  #pick(): HashThread {
+    for (let i = this.#threads.length - 1; i >= 0; i--) {
+      if (this.#threads[i]?.failure) this.#threads.splice(i, 1)
+    }
+    const idle = this.#threads.find((thread) => thread.streams.size === 0)
+    if (idle) return idle
+    if (this.#threads.length < this.size) {
+      const thread = new HashThread()
+      this.#threads.push(thread)
+      return thread
+    }
+    return this.#threads.reduce((a, b) => (b.streams.size < a.streams.size ? b : a))
+  }
+
+  /** Stops every thread (bodies being hashed fail). */
+  async close(): Promise<void> {
+    await Promise.all(this.#threads.splice(0).map((thread) => thread.worker.terminate()))
+  }
+}

@@ -91,8 +91,8 @@ class HashThread {
 /** Bytes handed to a thread at once, and how many such batches one body may have in flight. */
 const BATCH_BYTES = 128 * 1024
 const BATCHES_IN_FLIGHT = 4
-/** Batch buffers of all bodies together (16 MiB); past it a body gets one buffer, no pipelining. */
-const POOL_BATCHES = 128
+/** Batch buffers of all bodies together (8 MiB); past it a body gets one buffer, no pipelining. */
+const POOL_BATCHES = 64
 
 /** Buffers handed out by a pool, shared by its engines. */
 interface BatchBudget {
@@ -102,7 +102,7 @@ interface BatchBudget {
 /**
  * Hashes on a pool thread so that reading the socket and hashing use two cores. Chunks are copied
  * into one of four reusable 128 KiB buffers, transferred to the thread and transferred back once
- * hashed: a body never holds more than 512 KiB (and all bodies of a pool 16 MiB plus one buffer
+ * hashed: a body never holds more than 512 KiB (and all bodies of a pool 8 MiB plus one buffer
  * each), and when its buffers are all out `update` returns a promise that settles when one comes
  * back (backpressure up to the socket).
  */
@@ -112,7 +112,7 @@ class ThreadEngine implements DigestEngine {
   readonly #budget: BatchBudget
   readonly #free: ArrayBuffer[] = []
   #allocated = 0
-  #batch: Uint8Array | undefined
+  #batch: Buffer | undefined
   #filled = 0
   #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined
   #finishing: { resolve: (digests: Map<string, Buffer>) => void; reject: (error: Error) => void } | undefined
@@ -150,14 +150,14 @@ class ThreadEngine implements DigestEngine {
     thread.worker.postMessage({ type: 'open', id, algorithms })
   }
 
-  #takeBuffer(): Uint8Array | undefined {
+  #takeBuffer(): Buffer | undefined {
     const free = this.#free.pop()
-    if (free) return new Uint8Array(free)
+    if (free) return Buffer.from(free)
     const first = this.#allocated === 0
     if (first || (this.#allocated < BATCHES_IN_FLIGHT && this.#budget.allocated < POOL_BATCHES)) {
       this.#allocated++
       this.#budget.allocated++
-      return new Uint8Array(BATCH_BYTES)
+      return Buffer.from(new ArrayBuffer(BATCH_BYTES))
     }
     return undefined
   }
@@ -192,8 +192,7 @@ class ThreadEngine implements DigestEngine {
           this.#waiting = { resolve, reject }
         }).then(() => this.update(rest))
       }
-      const n = Math.min(batch.length - this.#filled, chunk.length - offset)
-      batch.set(chunk.subarray(offset, offset + n), this.#filled)
+      const n = chunk.copy(batch, this.#filled, offset)
       this.#filled += n
       offset += n
       if (this.#filled === batch.length) this.#send()

@@ -107,13 +107,31 @@ function send(
   res.end(req.method === 'HEAD' ? undefined : body)
 }
 
-function sendError(req: IncomingMessage, res: ServerResponse, error: HashServerError): void {
+/** How long the rest of a refused body is read (and dropped) so the client sees the answer. */
+const DRAIN_MS = 2_000
+
+function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: HashServerError,
+  bodyWithheld: boolean,
+): void {
   if (res.headersSent || res.destroyed) {
     res.destroy(error)
     return
   }
-  // The rest of an unread body is not worth receiving: close the connection after the answer.
-  if (!req.complete) res.setHeader('Connection', 'close')
+  if (bodyWithheld) {
+    // The client waits for 100 Continue and will not send the body: no reason to keep the line.
+    res.setHeader('Connection', 'close')
+  } else if (!req.complete) {
+    // Closing now would reset a client still writing, before it reads this answer (EPIPE); read
+    // and drop the rest for a while instead, then give up on the connection.
+    req.resume()
+    const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS)
+    timer.unref()
+    req.once('end', () => clearTimeout(timer))
+    req.once('close', () => clearTimeout(timer))
+  }
   if (wantsJson(req)) {
     const payload = { error: { code: error.code, message: error.message } }
     send(req, res, error.status, `${JSON.stringify(payload)}\n`, 'application/json')
@@ -152,6 +170,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
         : new InlineEngine(algorithms)
   const metrics = new HashMetrics()
   const awaitingContinue = new WeakSet<IncomingMessage>()
+  const continued = new WeakSet<IncomingMessage>()
+  const continueWithheld = (req: IncomingMessage) => awaitingContinue.has(req) && !continued.has(req)
   const onError =
     options.onError ??
     ((error: unknown) => {
@@ -171,7 +191,10 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       ? multipartBoundary(contentType)
       : undefined
     await storeReady
-    if (awaitingContinue.has(req)) res.writeContinue()
+    if (awaitingContinue.has(req)) {
+      continued.add(req)
+      res.writeContinue()
+    }
 
     const json = wantsJson(req)
     if (boundary !== undefined) {
@@ -270,12 +293,12 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       if (failure === undefined) {
         metrics.countError('HASH_ERR_INTERNAL')
         onError(error)
-        sendError(req, res, new HashServerError('internal server error', 'HASH_ERR_INTERNAL', 500))
+        sendError(req, res, new HashServerError('internal server error', 'HASH_ERR_INTERNAL', 500), continueWithheld(req))
         return
       }
       metrics.countError(failure.code)
       if (failure instanceof ClientAbortedError) res.destroy()
-      else sendError(req, res, failure)
+      else sendError(req, res, failure, continueWithheld(req))
     })
   }
   return Object.assign(handler, {

@@ -160,6 +160,8 @@ export async function digestMultipart(
     maxHeaderSize: limits.maxPartHeaderSize + 1024,
   } as ConstructorParameters<typeof Dicer>[0])
   const parts: Array<Promise<ParsedPart>> = []
+  // Parts still streaming: when the body fails they must fail too, or their sinks wait forever.
+  const streaming = new Set<Readable>()
   let failure: Error | undefined
   const fail = (error: Error): void => {
     failure ??= error
@@ -169,6 +171,9 @@ export async function digestMultipart(
   dicer.on('preamble', abandon)
   dicer.on('part', (part: Readable) => {
     part.on('error', (error) => fail(error))
+    streaming.add(part)
+    part.once('close', () => streaming.delete(part))
+    part.once('end', () => streaming.delete(part))
     if (parts.length >= limits.maxParts) {
       abandon(part)
       fail(new MalformedMultipartError(`more than ${limits.maxParts} parts`))
@@ -201,10 +206,12 @@ export async function digestMultipart(
     if (results.length === 0) throw new MalformedMultipartError('multipart body without any part')
     return results
   } catch (error) {
+    const reason = classify(failure ?? (error as Error), request)
+    for (const part of streaming) part.destroy(reason)
     for (const settled of await Promise.allSettled(parts)) {
       if (settled.status === 'fulfilled') await settled.value.pending?.discard()
     }
-    throw classify(failure ?? (error as Error), request)
+    throw reason
   }
 }
 

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { parseByteRange } from './byte-range.js'
+import { serveFile } from '@sluice/internal-http'
 
 /** A body being written to the store's temp area; it becomes visible only through `commit`. */
 export interface PendingObject {
@@ -69,47 +67,10 @@ export class ContentStore {
    * Serves `<root>/<algorithm>/<hex>` with ETag (the digest), Range and HEAD. Resolves false, having
    * written nothing, when there is no such object.
    */
-  async serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    algorithm: string,
-    hex: string,
-  ): Promise<boolean> {
-    const path = join(this.root, algorithm, hex)
-    let size: number
-    try {
-      const info = await stat(path)
-      if (!info.isFile()) return false
-      size = info.size
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw error
-    }
-    const etag = `"${algorithm}-${hex}"`
-    res.setHeader('ETag', etag)
-    res.setHeader('Accept-Ranges', 'bytes')
-    res.setHeader('Cache-Control', 'public, max-age=31536000, immutable')
-    res.setHeader('Content-Type', 'application/octet-stream')
-    const ifNoneMatch = req.headers['if-none-match']
-    if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
-      res.writeHead(304).end()
-      return true
-    }
-    const range = parseByteRange(req.headers.range, size)
-    if (range === 'unsatisfiable') {
-      res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()
-      return true
-    }
-    const start = range?.start ?? 0
-    const end = range?.end ?? size - 1
-    res.statusCode = range === undefined ? 200 : 206
-    if (range !== undefined) res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`)
-    res.setHeader('Content-Length', end - start + 1)
-    if (req.method === 'HEAD' || end < start) {
-      res.end()
-      return true
-    }
-    await pipeline(createReadStream(path, { start, end }), res)
-    return true
+  serve(req: IncomingMessage, res: ServerResponse, algorithm: string, hex: string): Promise<boolean> {
+    return serveFile(req, res, join(this.root, algorithm, hex), {
+      etag: `"${algorithm}-${hex}"`,
+      headers: { 'Cache-Control': 'public, max-age=31536000, immutable' },
+    })
   }
 }

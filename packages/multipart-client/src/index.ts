@@ -1,0 +1,21 @@
+export { MultipartClient, type MultipartClientOptions } from './client.js'
+export {
+  ConnectionError,
+  EarlyResponseError,
+  InvalidArgumentError,
+  MultipartClientError,
+  SourceError,
+  UploadAbortedError,
+  UploadTimeoutError,
+} from './errors.js'
+export {
+  contentTypeFor,
+  escapeName,
+  type FieldPart,
+  type FilePart,
+  type FileSource,
+  type Part,
+  type PartOptions,
+} from './parts.js'
+export type { RequestOptions, UploadResponse } from './request.js'
+export { type RetryOptions, type UploadOptions, type UploadProgress, upload } from './upload.js'

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
 import { MultipartClientError } from './errors.js'
 import { FormArgumentError, parseFormArgument } from './form-arg.js'
 import type { Part } from './parts.js'
@@ -134,6 +135,10 @@ async function run(argv: string[]): Promise<void> {
 
 /** Runs the multipart-upload command line; sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
+  // undici parses HTTP with llhttp compiled to WebAssembly; V8's background re-compilation of it
+  // with its optimising tier costs ~35 MB of peak RSS, for a parser that reads one small
+  // response here. The baseline tier is plenty. (Must be set before the first connection.)
+  setFlagsFromString('--liftoff-only')
   try {
     await run(argv)
   } catch (error) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { getEventListeners } from 'node:events'
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -129,6 +129,22 @@ describe('upload()', () => {
     await expect(
       upload(server.url, [{ name: 'f', source: Readable.from([Buffer.from('12345')]), size: 2 }]),
     ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE' })
+  })
+
+  it('fails a file that grows after the upload started instead of sending a wrong body', async () => {
+    const server = await busboyServer()
+    const path = join(dir.path, 'growing.txt')
+    await writeFile(path, 'short')
+    async function* slowFirstPart() {
+      yield Buffer.from('first part')
+      await appendFile(path, ' and then longer')
+    }
+    await expect(
+      upload(server.url, [
+        { name: 'slow', source: slowFirstPart() },
+        { name: 'growing', path },
+      ]),
+    ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE', message: expect.stringContaining('it was 5 bytes') })
   })
 
   it('escapes names and filenames as the WHATWG encoder does', async () => {

@@ -61,9 +61,18 @@ describe('hash-server CLI', () => {
   })
 
   it('serves with the chosen algorithm and limit, and exits 0 on SIGTERM', async () => {
-    const { child, url } = await startCli(['--port', '0', '--algorithm', 'sha256', '--max-body-size', '1k'])
+    const { child, url } = await startCli([
+      '--port',
+      '0',
+      '--algorithm',
+      'sha256',
+      '--max-body-size',
+      '1k',
+    ])
     const ok = await fetch(url, { method: 'POST', body: 'abc' })
-    expect(await ok.text()).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n')
+    expect(await ok.text()).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n',
+    )
     const big = await fetch(url, { method: 'POST', body: 'x'.repeat(1025) })
     expect(big.status).toBe(413)
     child.kill('SIGTERM')
@@ -75,7 +84,9 @@ describe('hash-server CLI', () => {
     const { child, url, output } = await startCli(['--port', '0', '--workers', '2'])
     expect(output()).toContain('(2 workers)')
     const answers = await Promise.all(
-      Array.from({ length: 8 }, () => fetch(url, { method: 'POST', body: 'hello' }).then((r) => r.text())),
+      Array.from({ length: 8 }, () =>
+        fetch(url, { method: 'POST', body: 'hello' }).then((r) => r.text()),
+      ),
     )
     expect(new Set(answers)).toEqual(new Set(['5d41402abc4b2a76b9719d911017c592\n']))
     child.kill('SIGTERM')

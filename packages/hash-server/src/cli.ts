@@ -32,7 +32,13 @@ class UsageError extends Error {
   override name = 'UsageError'
 }
 
-const SIZE_SUFFIX: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }
+const SIZE_SUFFIX: Record<string, number> = {
+  '': 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+}
 
 function parseByteSize(flag: string, text: string): number {
   const match = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim())
@@ -73,7 +79,9 @@ function readOptions(argv: string[]) {
   const algorithms = values.algorithm.split(',').map((name) => name.trim().toLowerCase())
   const unknown = algorithms.find((name) => !supportedAlgorithms().includes(name))
   if (unknown !== undefined) {
-    throw new UsageError(`--algorithm: unsupported "${unknown}"; supported: ${supportedAlgorithms().join(', ')}`)
+    throw new UsageError(
+      `--algorithm: unsupported "${unknown}"; supported: ${supportedAlgorithms().join(', ')}`,
+    )
   }
   const workers = parseCount('--workers', values.workers, 0)
   return {
@@ -111,7 +119,10 @@ function shutDown(server: HashServer): Promise<void> {
   })
 }
 
-async function runServer(options: ReturnType<typeof readOptions>, announce: boolean): Promise<void> {
+async function runServer(
+  options: ReturnType<typeof readOptions>,
+  announce: boolean,
+): Promise<void> {
   const server = createHashServer(options.server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -137,7 +148,9 @@ function runPrimary(options: ReturnType<typeof readOptions>): void {
   cluster.on('listening', (_worker, address) => {
     if (announced) return
     announced = true
-    process.stdout.write(`hash-server listening on ${urlOf(options.host, address.port)} (${options.workers} workers)\n`)
+    process.stdout.write(
+      `hash-server listening on ${urlOf(options.host, address.port)} (${options.workers} workers)\n`,
+    )
   })
   cluster.on('exit', (worker, code) => {
     if (stopping) {

@@ -40,7 +40,13 @@ function dictionaryMembers(name: string, value: string): Array<[string, string |
     const key = (eq === -1 ? member : member.slice(0, eq)).trim()
     if (!KEY.test(key)) throw new InvalidHeaderError(`malformed ${name} header: bad key "${key}"`)
     // Parameters (`;a=b`) after a value are allowed by RFC 8941 and carry nothing we use.
-    const rest = eq === -1 ? undefined : member.slice(eq + 1).split(';')[0]?.trim()
+    const rest =
+      eq === -1
+        ? undefined
+        : member
+            .slice(eq + 1)
+            .split(';')[0]
+            ?.trim()
     members.push([key, rest])
   }
   return members
@@ -118,7 +124,8 @@ export function verifyDigests(
     const actual = computed.get(digest.algorithm)
     if (actual === undefined) throw new Error(`digest ${digest.algorithm} was not computed`)
     if (!actual.equals(digest.value)) {
-      const label = digest.header === 'content-md5' ? 'Content-MD5' : `${digest.header} ${digest.key}`
+      const label =
+        digest.header === 'content-md5' ? 'Content-MD5' : `${digest.header} ${digest.key}`
       throw new DigestMismatchError(
         `${label} mismatch: the request says ${digest.value.toString('base64')}, the body hashes to ${actual.toString('base64')}`,
       )

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises'
 import { Transform, type TransformCallback, Writable } from 'node:stream'
+import { writeAll } from '@sluice/internal-http'
 import { BodyTooLargeError } from './errors.js'
 import type { DigestEngine } from './hash-threads.js'
 
@@ -10,22 +11,6 @@ export interface DigestSinkOptions {
   readonly maxBytes?: number
   /** A file every byte is written to (after hashing, before the next chunk is accepted). */
   readonly file?: FileHandle
-}
-
-async function writeAll(file: FileHandle, chunks: readonly Buffer[]): Promise<void> {
-  let pending = chunks
-  while (pending.length > 0) {
-    let { bytesWritten } = await file.writev(pending as Buffer[])
-    const rest: Buffer[] = []
-    for (const chunk of pending) {
-      if (bytesWritten >= chunk.length) bytesWritten -= chunk.length
-      else {
-        rest.push(bytesWritten === 0 ? chunk : chunk.subarray(bytesWritten))
-        bytesWritten = 0
-      }
-    }
-    pending = rest
-  }
 }
 
 type Callback = (error?: Error | null) => void
@@ -72,7 +57,8 @@ class Digester {
   }
 
   result(): ReadonlyMap<string, Buffer> {
-    if (this.digests === undefined) throw new Error('digests are known only once the stream finished')
+    if (this.digests === undefined)
+      throw new Error('digests are known only once the stream finished')
     return this.digests
   }
 }

@@ -57,6 +57,11 @@ export class MalformedMultipartError extends HashServerError {
 export class ClientAbortedError extends HashServerError {
   override name = 'ClientAbortedError'
   constructor(options?: ErrorOptions) {
-    super('the client aborted the request before its body was complete', 'HASH_ERR_ABORTED', 499, options)
+    super(
+      'the client aborted the request before its body was complete',
+      'HASH_ERR_ABORTED',
+      499,
+      options,
+    )
   }
 }

@@ -261,12 +261,7 @@ describe('multipart/form-data', () => {
       '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello\r\n',
       /ended before its closing boundary/,
     ],
-    [
-      'no boundary at all in the body',
-      'b',
-      'just some bytes',
-      /ended before its closing boundary/,
-    ],
+    ['no boundary at all in the body', 'b', 'just some bytes', /ended before its closing boundary/],
     [
       'huge part headers',
       'b',
@@ -305,7 +300,10 @@ describe('multipart/form-data', () => {
   it('enforces the part count limit', async () => {
     const { port } = await start({ multipart: { maxParts: 2 } })
     const part = '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
-    const answer = await rawExchange(port, multipartRequest(port, 'b', `${part.repeat(3)}--b--\r\n`))
+    const answer = await rawExchange(
+      port,
+      multipartRequest(port, 'b', `${part.repeat(3)}--b--\r\n`),
+    )
     expect(answer).toMatch(/^HTTP\/1\.1 400 /)
     expect(answer).toContain('more than 2 parts')
   })
@@ -372,7 +370,9 @@ describe('limits and misbehaving clients', () => {
     const { port, url, server } = await start({ store: store.path })
     await new Promise<void>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
-        socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${'a'.repeat(5000)}`)
+        socket.write(
+          `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${'a'.repeat(5000)}`,
+        )
         setTimeout(() => {
           socket.destroy()
           resolve()
@@ -457,10 +457,17 @@ describe('content-addressed store', () => {
     const form = new FormData()
     form.append('a', new Blob(['first']), 'a.txt')
     form.append('b', new Blob(['second']), 'b.txt')
-    const res = await fetch(url, { method: 'POST', headers: { accept: 'application/json' }, body: form })
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { accept: 'application/json' },
+      body: form,
+    })
     expect(res.status).toBe(201)
     const { parts } = (await res.json()) as { parts: Array<{ location: string }> }
-    expect(parts.map((p) => p.location)).toEqual([`/md5/${hex('md5', 'first')}`, `/md5/${hex('md5', 'second')}`])
+    expect(parts.map((p) => p.location)).toEqual([
+      `/md5/${hex('md5', 'first')}`,
+      `/md5/${hex('md5', 'second')}`,
+    ])
     expect(await (await fetch(`${url}${parts[1]?.location}`)).text()).toBe('second')
 
     const bad = await fetch(url, {

@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto'
-import { availableParallelism } from 'node:os'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { availableParallelism } from 'node:os'
 import { pipeline } from 'node:stream/promises'
+import { requestBody } from '@sluice/internal-http'
 import { parseAlgorithms, supportedAlgorithms } from './algorithms.js'
 import { formatDigestField, parseDigestFields, verifyDigests } from './digest-fields.js'
 import { DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
-import { BodyTooLargeError, ClientAbortedError, HashServerError, InvalidHeaderError } from './errors.js'
+import {
+  BodyTooLargeError,
+  ClientAbortedError,
+  HashServerError,
+  InvalidHeaderError,
+} from './errors.js'
+import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
 import { HashMetrics } from './metrics.js'
 import {
   digestMultipart,
@@ -14,8 +21,6 @@ import {
   type ParsedPart,
   type PartDigests,
 } from './multipart.js'
-import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
-import { requestBody } from './request-body.js'
 import { ContentStore, type PendingObject } from './store.js'
 
 /** Options of {@link createHashHandler} and {@link createHashServer}. */
@@ -61,7 +66,8 @@ export interface HashHandler {
 const THREAD_THRESHOLD = 1024 * 1024
 
 const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
-const USAGE = 'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
+const USAGE =
+  'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
 
 function wantsJson(req: IncomingMessage): boolean {
   return /\bapplication\/json\b(?!\s*;\s*q=0(?:\.0*)?\s*(?:,|$))/i.test(req.headers.accept ?? '')
@@ -150,7 +156,9 @@ function sendError(
  */
 export function createHashHandler(options: HashHandlerOptions = {}): HashHandler {
   const defaults = parseAlgorithms(
-    typeof options.algorithms === 'string' ? options.algorithms : (options.algorithms ?? ['md5']).join(','),
+    typeof options.algorithms === 'string'
+      ? options.algorithms
+      : (options.algorithms ?? ['md5']).join(','),
   )
   const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY
   const limits: MultipartLimits = {
@@ -171,7 +179,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   const metrics = new HashMetrics()
   const awaitingContinue = new WeakSet<IncomingMessage>()
   const continued = new WeakSet<IncomingMessage>()
-  const continueWithheld = (req: IncomingMessage) => awaitingContinue.has(req) && !continued.has(req)
+  const continueWithheld = (req: IncomingMessage) =>
+    awaitingContinue.has(req) && !continued.has(req)
   const onError =
     options.onError ??
     ((error: unknown) => {
@@ -200,15 +209,30 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     if (boundary !== undefined) {
       // The whole body is hashed only to check a digest the client sent; parts get `algorithms`.
       const meter = new DigestMeter(engine(expectedAlgorithms), maxBodySize)
-      const parsed = await digestMultipart(req, { boundary, meter, engine, algorithms, limits, store })
+      const parsed = await digestMultipart(req, {
+        boundary,
+        meter,
+        engine,
+        algorithms,
+        limits,
+        store,
+      })
       metrics.bytesHashed += meter.size
       try {
         verifyDigests(fields.expected, meter.digests())
         const parts = await commitParts(parsed, algorithms)
         const answer = json
           ? `${JSON.stringify({ size: meter.size, parts })}\n`
-          : parts.map((p) => `${p.digests[algorithms[0] ?? '']}  ${p.filename ?? p.name}\n`).join('')
-        send(req, res, store ? 201 : 200, answer, json ? 'application/json' : 'text/plain; charset=utf-8')
+          : parts
+              .map((p) => `${p.digests[algorithms[0] ?? '']}  ${p.filename ?? p.name}\n`)
+              .join('')
+        send(
+          req,
+          res,
+          store ? 201 : 200,
+          answer,
+          json ? 'application/json' : 'text/plain; charset=utf-8',
+        )
       } finally {
         for (const { pending } of parsed) await pending?.discard()
       }
@@ -233,7 +257,13 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       const answer = json
         ? `${JSON.stringify({ size: sink.size, digests, ...(location ? { location } : {}) })}\n`
         : `${digests[first]}\n`
-      send(req, res, store ? 201 : 200, answer, json ? 'application/json' : 'text/plain; charset=utf-8')
+      send(
+        req,
+        res,
+        store ? 201 : 200,
+        answer,
+        json ? 'application/json' : 'text/plain; charset=utf-8',
+      )
     } finally {
       await pending?.discard()
     }
@@ -254,7 +284,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     const method = req.method ?? 'GET'
     if (method === 'POST' || method === 'PUT') return hashBody(req, res, url)
     if (method === 'GET' || method === 'HEAD') {
-      if (url.pathname === '/health') return send(req, res, 200, 'ok\n', 'text/plain; charset=utf-8')
+      if (url.pathname === '/health')
+        return send(req, res, 200, 'ok\n', 'text/plain; charset=utf-8')
       if (url.pathname === '/metrics') {
         return send(req, res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8')
       }
@@ -265,7 +296,10 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
         if (supportedAlgorithms().includes(algorithm)) {
           const wantRepr = parseDigestFields(req.headers).wantRepr
           if (wantRepr.includes(algorithm)) {
-            res.setHeader('Repr-Digest', formatDigestField([algorithm], new Map([[algorithm, Buffer.from(hex, 'hex')]])))
+            res.setHeader(
+              'Repr-Digest',
+              formatDigestField([algorithm], new Map([[algorithm, Buffer.from(hex, 'hex')]])),
+            )
           }
           if (await store.serve(req, res, algorithm, hex)) return
           res.removeHeader('Repr-Digest')
@@ -293,7 +327,12 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       if (failure === undefined) {
         metrics.countError('HASH_ERR_INTERNAL')
         onError(error)
-        sendError(req, res, new HashServerError('internal server error', 'HASH_ERR_INTERNAL', 500), continueWithheld(req))
+        sendError(
+          req,
+          res,
+          new HashServerError('internal server error', 'HASH_ERR_INTERNAL', 500),
+          continueWithheld(req),
+        )
         return
       }
       metrics.countError(failure.code)

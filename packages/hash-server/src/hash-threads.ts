@@ -29,7 +29,9 @@ export class InlineEngine implements DigestEngine {
 
   finish(): Promise<Map<string, Buffer>> {
     return Promise.resolve(
-      new Map(this.#algorithms.map((algorithm, i) => [algorithm, this.#hashes[i]?.digest() as Buffer])),
+      new Map(
+        this.#algorithms.map((algorithm, i) => [algorithm, this.#hashes[i]?.digest() as Buffer]),
+      ),
     )
   }
 
@@ -115,7 +117,9 @@ class ThreadEngine implements DigestEngine {
   #batch: Buffer | undefined
   #filled = 0
   #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined
-  #finishing: { resolve: (digests: Map<string, Buffer>) => void; reject: (error: Error) => void } | undefined
+  #finishing:
+    | { resolve: (digests: Map<string, Buffer>) => void; reject: (error: Error) => void }
+    | undefined
   #failure: Error | undefined
 
   constructor(thread: HashThread, id: number, algorithms: readonly string[], budget: BatchBudget) {

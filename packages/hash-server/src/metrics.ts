@@ -19,7 +19,9 @@ export class HashMetrics {
     const lines = [
       '# HELP hash_server_requests_total Requests answered, by HTTP status.',
       '# TYPE hash_server_requests_total counter',
-      ...[...this.requests].map(([status, n]) => `hash_server_requests_total{status="${status}"} ${n}`),
+      ...[...this.requests].map(
+        ([status, n]) => `hash_server_requests_total{status="${status}"} ${n}`,
+      ),
       '# HELP hash_server_bytes_hashed_total Request body bytes hashed.',
       '# TYPE hash_server_bytes_hashed_total counter',
       `hash_server_bytes_hashed_total ${this.bytesHashed}`,

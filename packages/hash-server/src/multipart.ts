@@ -1,12 +1,12 @@
-import { Dicer } from '@fastify/busboy'
 import type { IncomingMessage } from 'node:http'
 import { type Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { Dicer } from '@fastify/busboy'
+import { requestBody } from '@sluice/internal-http'
 import { type DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
-import { requestBody } from './request-body.js'
 import { BodyTooLargeError, ClientAbortedError, MalformedMultipartError } from './errors.js'
-import { parseParameterizedHeader } from './header-params.js'
 import type { DigestEngine } from './hash-threads.js'
+import { parseParameterizedHeader } from './header-params.js'
 import type { ContentStore, PendingObject } from './store.js'
 
 /** Multipart limits; the defaults are what a form upload server can afford. */
@@ -78,10 +78,13 @@ function describePart(header: Record<string, string[]>, limits: MultipartLimits)
     }
   }
   const disposition = header['content-disposition']
-  const parsed = disposition?.length === 1 ? parseParameterizedHeader(disposition[0] ?? '') : undefined
+  const parsed =
+    disposition?.length === 1 ? parseParameterizedHeader(disposition[0] ?? '') : undefined
   const name = parsed?.params.get('name')
   if (parsed?.value !== 'form-data' || name === undefined) {
-    throw new MalformedMultipartError('part without a "Content-Disposition: form-data; name=…" header')
+    throw new MalformedMultipartError(
+      'part without a "Content-Disposition: form-data; name=…" header',
+    )
   }
   return {
     name,
@@ -116,7 +119,11 @@ class DicerSink extends Writable {
     this.#onDone?.(error)
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
     this.#dicer.write(chunk, (error?: Error | null) => callback(error ?? this.#error))
   }
 
@@ -227,7 +234,10 @@ async function digestPart(
       ...(pending ? { file: pending.file } : {}),
     })
     await pipeline(part, sink)
-    return { part: { ...described, size: sink.size, digests: hexDigests(algorithms, sink.digests()) }, pending }
+    return {
+      part: { ...described, size: sink.size, digests: hexDigests(algorithms, sink.digests()) },
+      pending,
+    }
   } catch (error) {
     await pending?.discard()
     throw error

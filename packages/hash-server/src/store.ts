@@ -67,7 +67,12 @@ export class ContentStore {
    * Serves `<root>/<algorithm>/<hex>` with ETag (the digest), Range and HEAD. Resolves false, having
    * written nothing, when there is no such object.
    */
-  serve(req: IncomingMessage, res: ServerResponse, algorithm: string, hex: string): Promise<boolean> {
+  serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    algorithm: string,
+    hex: string,
+  ): Promise<boolean> {
     return serveFile(req, res, join(this.root, algorithm, hex), {
       etag: `"${algorithm}-${hex}"`,
       headers: { 'Cache-Control': 'public, max-age=31536000, immutable' },

@@ -1,0 +1,37 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runCli, tempDir } from '@sluice/test-utils'
+import { describe, expect, it } from 'vitest'
+
+const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
+
+describe('chunked-server CLI', () => {
+  it('takes the seed flags -i and -p, serves, and exits 0 on SIGTERM', async () => {
+    const dir = await tempDir('chunked-cli-')
+    try {
+      const root = join(dir.path, 'content')
+      const child = spawn(process.execPath, [BIN, '-i', '0', '-p', root], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const [line] = (await once(child.stdout, 'data')) as [Buffer]
+      const url = /listening on (\S+)/.exec(line.toString())?.[1]
+      expect((await fetch(`${url}/a.ts`, { method: 'PUT', body: 'segment' })).status).toBe(201)
+      expect(await (await fetch(`${url}/a.ts`)).text()).toBe('segment')
+      child.kill('SIGTERM')
+      expect((await once(child, 'exit'))[0]).toBe(0)
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  it('exits 2 on bad usage and prints help', async () => {
+    const bad = await runCli(process.execPath, [BIN, '--port', 'x'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--port: "x" is not a TCP port')
+    const unknown = await runCli(process.execPath, [BIN, '-r'])
+    expect(unknown.code).toBe(2)
+    const help = await runCli(process.execPath, [BIN, '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout.toString()).toContain('Usage: chunked-server')
+  })
+})

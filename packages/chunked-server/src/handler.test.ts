@@ -1,0 +1,202 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { readdir } from 'node:fs/promises'
+import { type ClientRequest, request } from 'node:http'
+import { join } from 'node:path'
+import { listen, tempDir } from '@sluice/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createChunkedServer } from './index.js'
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.()
+})
+
+async function start(root?: string) {
+  const dir = root ?? (await tempDir('chunked-')).path
+  if (root === undefined) cleanups.push(async () => (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }))
+  const server = createChunkedServer({ root: dir })
+  const listening = await listen(server)
+  cleanups.push(listening.close)
+  return { ...listening, root: dir, server }
+}
+
+/** A chunked upload the test feeds piece by piece. */
+function openIngest(url: string, headers: Record<string, string> = {}) {
+  const req: ClientRequest = request(url, { method: 'PUT', headers: { 'transfer-encoding': 'chunked', ...headers } })
+  req.on('error', () => {})
+  const response = new Promise<number>((resolve) => req.on('response', (res) => {
+    res.resume()
+    resolve(res.statusCode ?? 0)
+  }))
+  return { req, response, write: (data: Buffer) => new Promise<void>((resolve) => req.write(data, () => resolve())) }
+}
+
+/** Reads a body fully; rejects if it ends abnormally. */
+async function readAll(url: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(url)
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('live objects', () => {
+  it('gives readers that join before, during and after the ingest every byte', async () => {
+    const { url } = await start()
+    const pieces = Array.from({ length: 20 }, () => randomBytes(100_000 + Math.floor(Math.random() * 50_000)))
+    const all = Buffer.concat(pieces)
+    const ingest = openIngest(`${url}/live/seg.ts`, { 'content-type': 'video/mp2t' })
+    await ingest.write(pieces[0] as Buffer)
+    await pause(20)
+    const early = readAll(`${url}/live/seg.ts`)
+    let middle: ReturnType<typeof readAll> | undefined
+    for (const [i, piece] of pieces.slice(1).entries()) {
+      await ingest.write(piece)
+      if (i === 9) middle = readAll(`${url}/live/seg.ts`)
+      await pause(5)
+    }
+    ingest.req.end()
+    expect(await ingest.response).toBe(201)
+    const late = await readAll(`${url}/live/seg.ts`)
+    for (const result of [await early, await middle, late]) {
+      expect(result?.status).toBe(200)
+      expect(result?.body.length).toBe(all.length)
+      expect(sha256(result?.body ?? Buffer.alloc(0))).toBe(sha256(all))
+      expect(result?.headers.get('content-type')).toBe('video/mp2t')
+    }
+    expect(late.headers.get('content-length')).toBe(String(all.length))
+  })
+
+  it('never truncates a slow reader', async () => {
+    const { url } = await start()
+    const all = randomBytes(8 * 1024 * 1024)
+    const ingest = openIngest(`${url}/slow`)
+    await ingest.write(all.subarray(0, 1024))
+    await pause(30)
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => request(`${url}/slow`, resolve).end())
+    expect(res.statusCode).toBe(200)
+    res.pause()
+    await ingest.write(all.subarray(1024))
+    ingest.req.end()
+    expect(await ingest.response).toBe(201)
+    // The reader was paused for the whole ingest; it still gets every byte.
+    const chunks: Buffer[] = []
+    res.on('data', (chunk: Buffer) => chunks.push(chunk))
+    res.resume()
+    await once(res, 'end')
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(all))
+  })
+
+  it('ends readers abnormally when the ingest is aborted, and never serves it', async () => {
+    const { url, root } = await start()
+    const ingest = openIngest(`${url}/broken`)
+    await ingest.write(randomBytes(50_000))
+    await pause(20)
+    const reading = fetch(`${url}/broken`).then((res) => res.arrayBuffer())
+    await pause(20)
+    ingest.req.destroy()
+    await expect(reading).rejects.toThrow()
+    await expect.poll(async () => (await fetch(`${url}/broken`)).status).toBe(404)
+    expect(await readdir(join(root, '.partial'))).toEqual([])
+  })
+
+  it('DELETE stops an ingest in progress and removes a finished object', async () => {
+    const { url } = await start()
+    const ingest = openIngest(`${url}/gone`)
+    await ingest.write(randomBytes(1000))
+    await pause(20)
+    const reading = fetch(`${url}/gone`).then((res) => res.arrayBuffer())
+    await pause(20)
+    expect((await fetch(`${url}/gone`, { method: 'DELETE' })).status).toBe(204)
+    await expect(reading).rejects.toThrow()
+    expect((await fetch(`${url}/gone`)).status).toBe(404)
+
+    expect((await fetch(`${url}/done`, { method: 'PUT', body: 'x' })).status).toBe(201)
+    expect((await fetch(`${url}/done`, { method: 'DELETE' })).status).toBe(204)
+    expect((await fetch(`${url}/done`)).status).toBe(404)
+    expect((await fetch(`${url}/done`, { method: 'DELETE' })).status).toBe(404)
+  })
+
+  it('refuses a second concurrent upload of the same key with 409', async () => {
+    const { url } = await start()
+    const ingest = openIngest(`${url}/one`)
+    await ingest.write(Buffer.from('first'))
+    await pause(20)
+    expect((await fetch(`${url}/one`, { method: 'PUT', body: 'second' })).status).toBe(409)
+    ingest.req.end()
+    expect(await ingest.response).toBe(201)
+    expect((await readAll(`${url}/one`)).body.toString()).toBe('first')
+  })
+})
+
+describe('finished objects', () => {
+  it('replays content headers only, with ETag, Range, 304 and HEAD', async () => {
+    const { url } = await start()
+    const put = await fetch(`${url}/v/playlist.m3u8`, {
+      method: 'PUT',
+      headers: {
+        'content-type': 'application/vnd.apple.mpegurl',
+        'cache-control': 'max-age=1',
+        authorization: 'Bearer secret',
+        'x-custom': 'private',
+      },
+      body: '#EXTM3U\n',
+    })
+    expect(put.status).toBe(201)
+    const res = await fetch(`${url}/v/playlist.m3u8`)
+    expect(await res.text()).toBe('#EXTM3U\n')
+    expect(res.headers.get('content-type')).toBe('application/vnd.apple.mpegurl')
+    expect(res.headers.get('cache-control')).toBe('max-age=1')
+    expect(res.headers.get('authorization')).toBeNull()
+    expect(res.headers.get('x-custom')).toBeNull()
+    const etag = res.headers.get('etag') ?? ''
+    expect((await fetch(`${url}/v/playlist.m3u8`, { headers: { 'if-none-match': etag } })).status).toBe(304)
+    const range = await fetch(`${url}/v/playlist.m3u8`, { headers: { range: 'bytes=1-3' } })
+    expect(range.status).toBe(206)
+    expect(await range.text()).toBe('EXT')
+    const head = await fetch(`${url}/v/playlist.m3u8`, { method: 'HEAD' })
+    expect(head.headers.get('content-length')).toBe('8')
+  })
+
+  it('survives a restart; an upload cut by the restart is not served', async () => {
+    const first = await start()
+    expect((await fetch(`${first.url}/keep`, { method: 'PUT', body: 'kept' })).status).toBe(201)
+    const ingest = openIngest(`${first.url}/cut`)
+    await ingest.write(Buffer.from('half'))
+    await pause(20)
+    first.server.close()
+    first.server.closeAllConnections()
+    const second = await start(first.root)
+    await second.server.handler.ready
+    expect((await readAll(`${second.url}/keep`)).body.toString()).toBe('kept')
+    expect((await fetch(`${second.url}/cut`)).status).toBe(404)
+    expect(await readdir(join(first.root, '.partial'))).toEqual([])
+  })
+})
+
+describe('bad keys', () => {
+  it('answers POST / and dot keys with 400, conflicts with 409, and keeps serving', async () => {
+    const { url } = await start()
+    expect((await fetch(`${url}/`, { method: 'POST', body: 'x' })).status).toBe(400)
+    expect((await fetch(`${url}/.meta/x`, { method: 'PUT', body: 'x' })).status).toBe(400)
+    expect((await fetch(`${url}/a`, { method: 'PUT', body: 'a' })).status).toBe(201)
+    expect((await fetch(`${url}/a/b`, { method: 'PUT', body: 'b' })).status).toBe(409)
+    expect((await fetch(`${url}/c/d`, { method: 'PUT', body: 'd' })).status).toBe(201)
+    expect((await fetch(`${url}/c`, { method: 'PUT', body: 'c' })).status).toBe(409)
+    expect((await readAll(`${url}/a`)).body.toString()).toBe('a')
+  })
+
+  it('uses the URL path only: the query cannot reach another file', async () => {
+    const { url, root } = await start()
+    expect((await fetch(`${url}/seg?name=../../../etc/passwd`, { method: 'PUT', body: 'seg' })).status).toBe(201)
+    expect((await readAll(`${url}/seg?x=../../../etc/passwd`)).body.toString()).toBe('seg')
+    for (const path of ['/a/..%2f..%2fetc%2fpasswd', '/x%00', '/a%5c..%5cb']) {
+      expect((await fetch(`${url}${path}`)).status, path).toBe(404)
+      expect((await fetch(`${url}${path}`, { method: 'PUT', body: 'x' })).status, path).toBe(400)
+    }
+    // Dot segments are resolved by URL parsing itself: the object lands inside the root.
+    expect((await fetch(`${url}/%2e%2e/%2e%2e/up`, { method: 'PUT', body: 'inside' })).status).toBe(201)
+    expect(await readdir(root)).toContain('up')
+  })
+})

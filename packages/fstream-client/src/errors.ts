@@ -1,0 +1,34 @@
+/** Every error of this package: a stable `code`, the HTTP status when there was one, `cause`. */
+export class FstreamError extends Error {
+  override name = 'FstreamError'
+  /** `FSTREAM_ERR_*`. */
+  readonly code: string
+  readonly status: number | undefined
+
+  constructor(message: string, code: string, status?: number, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.status = status
+  }
+}
+
+/** The server could not be reached or the connection broke. */
+export class FstreamConnectionError extends FstreamError {
+  override name = 'FstreamConnectionError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'FSTREAM_ERR_CONNECTION', undefined, options)
+  }
+}
+
+/** Maps a refusal status to its stable code. */
+export function refusal(status: number, url: string): FstreamError {
+  const [code, what] =
+    status === 404
+      ? ['FSTREAM_ERR_NOT_FOUND', 'no such resource']
+      : status === 401 || status === 403
+        ? ['FSTREAM_ERR_UNAUTHORIZED', 'not authorized']
+        : status === 409
+          ? ['FSTREAM_ERR_CONFLICT', 'conflict']
+          : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
+  return new FstreamError(`${url}: ${what} (${status})`, code, status)
+}

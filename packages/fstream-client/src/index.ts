@@ -1,0 +1,2 @@
+export { FstreamConnectionError, FstreamError } from './errors.js'
+export { type ReadResourceOptions, readResource } from './read-resource.js'

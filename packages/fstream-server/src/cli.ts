@@ -1,0 +1,80 @@
+import { stat } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { createFstreamServer } from './server.js'
+
+const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080]
+
+Serves the resources stored under DIR over HTTP: GET/HEAD /path answers the resource's current
+content (Range supported), 404 if it was never written. Never lists directories; nothing outside
+DIR can be reached.
+
+This version serves stored resources only; appending and following over WebSocket (fstream.v1)
+are not in it yet.
+
+Options:
+  --root DIR     directory of the resources (required)
+  --host HOST    address to listen on (default 127.0.0.1)
+  --port N       port (default 8080; 0 picks a free one)
+  -h, --help     show this help
+
+Prints "fstream-server listening on URL" once it accepts connections; SIGTERM/SIGINT stop it.
+Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
+
+class UsageError extends Error {}
+
+async function readOptions(argv: string[]) {
+  let values: { root?: string | undefined; host: string; port: string; help: boolean }
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        root: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '8080' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  if (values.help) return undefined
+  if (values.root === undefined) throw new UsageError('--root DIR is required')
+  const info = await stat(values.root).catch(() => undefined)
+  if (!info?.isDirectory()) throw new UsageError(`--root: ${values.root} is not a directory`)
+  const port = Number(values.port)
+  if (!/^\d+$/.test(values.port) || port > 65535) throw new UsageError(`--port: "${values.port}" is not a TCP port`)
+  return { root: values.root, host: values.host, port }
+}
+
+/** Runs the fstream-server command line; sets `process.exitCode` on failure. */
+export async function main(argv: string[]): Promise<void> {
+  let options: Awaited<ReturnType<typeof readOptions>>
+  try {
+    options = await readOptions(argv)
+  } catch (error) {
+    process.stderr.write(`fstream-server: ${(error as Error).message}\nTry 'fstream-server --help'.\n`)
+    process.exitCode = 2
+    return
+  }
+  if (options === undefined) {
+    process.stdout.write(`${HELP}\n`)
+    return
+  }
+  const server = createFstreamServer({ root: options.root })
+  const { host, port } = options
+  server.once('error', (error) => {
+    process.stderr.write(`fstream-server: cannot start: ${error.message}\n`)
+    process.exit(1)
+  })
+  server.listen(port, host, () => {
+    const address = server.address()
+    const bound = typeof address === 'object' && address ? address.port : port
+    process.stdout.write(`fstream-server listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}\n`)
+  })
+  const stop = () => {
+    server.close(() => process.exit(0))
+    server.closeAllConnections()
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

@@ -1,0 +1,6 @@
+export {
+  createFstreamServer,
+  createRequestHandler,
+  type FstreamRequestHandler,
+  type FstreamServerOptions,
+} from './server.js'

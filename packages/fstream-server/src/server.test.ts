@@ -1,0 +1,80 @@
+import { once } from 'node:events'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { listen, runCli, tempDir } from '@sluice/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFstreamServer } from './index.js'
+
+const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
+let dir: Awaited<ReturnType<typeof tempDir>>
+let root: string
+const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256))
+
+beforeAll(async () => {
+  dir = await tempDir('fstream-server-')
+  root = join(dir.path, 'root')
+  await mkdir(join(root, 'logs'), { recursive: true })
+  await writeFile(join(root, 'logs', 'app.log'), bytes)
+  await writeFile(join(dir.path, 'secret'), 'outside the root')
+})
+afterAll(() => dir.remove())
+
+describe('plain GET/HEAD of stored resources', () => {
+  it('answers the content byte-exact, with Range and HEAD', async () => {
+    const server = await listen(createFstreamServer({ root }))
+    try {
+      const res = await fetch(`${server.url}/logs/app.log`)
+      expect(res.status).toBe(200)
+      expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes)
+      const range = await fetch(`${server.url}/logs/app.log`, { headers: { range: 'bytes=256-' } })
+      expect(range.status).toBe(206)
+      expect(Buffer.from(await range.arrayBuffer())).toEqual(bytes.subarray(256))
+      const head = await fetch(`${server.url}/logs/app.log`, { method: 'HEAD' })
+      expect(head.headers.get('content-length')).toBe('300')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('answers 404 for never-written resources, directories and escapes; 405 for other methods', async () => {
+    const server = await listen(createFstreamServer({ root }))
+    try {
+      for (const path of ['/nope', '/logs', '/logs/', '/', '/../secret', '/logs/%2e%2e/%2e%2e/secret', '/logs%2f..%2f..%2fsecret']) {
+        const res = await fetch(`${server.url}${path}`)
+        expect(res.status, path).toBe(404)
+        expect(await res.text()).not.toContain('outside the root')
+      }
+      const post = await fetch(`${server.url}/logs/app.log`, { method: 'POST', body: 'x' })
+      expect(post.status).toBe(405)
+      expect(post.headers.get('allow')).toBe('GET, HEAD')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('fstream-server CLI', () => {
+  it('serves --root and stops on SIGTERM with exit 0', async () => {
+    const child = spawn(process.execPath, [BIN, '--root', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const [line] = (await once(child.stdout, 'data')) as [Buffer]
+    const url = /listening on (\S+)/.exec(line.toString())?.[1]
+    expect(url).toBeDefined()
+    const res = await fetch(`${url}/logs/app.log`)
+    expect(res.status).toBe(200)
+    await res.arrayBuffer()
+    child.kill('SIGTERM')
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(0)
+  })
+
+  it('exits 2 without --root or with a root that is not a directory', async () => {
+    const missing = await runCli(process.execPath, [BIN])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('--root DIR is required')
+    const notDir = await runCli(process.execPath, [BIN, '--root', join(dir.path, 'secret')])
+    expect(notDir.code).toBe(2)
+    expect(notDir.stderr).toContain('is not a directory')
+  })
+})

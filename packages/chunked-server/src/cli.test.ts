@@ -12,7 +12,9 @@ describe('chunked-server CLI', () => {
     const dir = await tempDir('chunked-cli-')
     try {
       const root = join(dir.path, 'content')
-      const child = spawn(process.execPath, [BIN, '-i', '0', '-p', root], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [BIN, '-i', '0', '-p', root], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       const [line] = (await once(child.stdout, 'data')) as [Buffer]
       const url = /listening on (\S+)/.exec(line.toString())?.[1]
       expect((await fetch(`${url}/a.ts`, { method: 'PUT', body: 'segment' })).status).toBe(201)

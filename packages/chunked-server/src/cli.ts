@@ -34,7 +34,8 @@ function readOptions(argv: string[]) {
     },
   })
   const port = Number(values.port)
-  if (!/^\d+$/.test(values.port) || port > 65535) throw new Error(`--port: "${values.port}" is not a TCP port`)
+  if (!/^\d+$/.test(values.port) || port > 65535)
+    throw new Error(`--port: "${values.port}" is not a TCP port`)
   return { port, root: values.path, host: values.host, help: values.help }
 }
 
@@ -44,7 +45,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = readOptions(argv)
   } catch (error) {
-    process.stderr.write(`chunked-server: ${(error as Error).message}\nTry 'chunked-server --help'.\n`)
+    process.stderr.write(
+      `chunked-server: ${(error as Error).message}\nTry 'chunked-server --help'.\n`,
+    )
     process.exitCode = 2
     return
   }

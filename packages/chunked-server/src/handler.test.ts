@@ -15,7 +15,10 @@ afterEach(async () => {
 
 async function start(root?: string) {
   const dir = root ?? (await tempDir('chunked-')).path
-  if (root === undefined) cleanups.push(async () => (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }))
+  if (root === undefined)
+    cleanups.push(async () =>
+      (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }),
+    )
   const server = createChunkedServer({ root: dir })
   const listening = await listen(server)
   cleanups.push(listening.close)
@@ -24,13 +27,22 @@ async function start(root?: string) {
 
 /** A chunked upload the test feeds piece by piece. */
 function openIngest(url: string, headers: Record<string, string> = {}) {
-  const req: ClientRequest = request(url, { method: 'PUT', headers: { 'transfer-encoding': 'chunked', ...headers } })
+  const req: ClientRequest = request(url, {
+    method: 'PUT',
+    headers: { 'transfer-encoding': 'chunked', ...headers },
+  })
   req.on('error', () => {})
-  const response = new Promise<number>((resolve) => req.on('response', (res) => {
-    res.resume()
-    resolve(res.statusCode ?? 0)
-  }))
-  return { req, response, write: (data: Buffer) => new Promise<void>((resolve) => req.write(data, () => resolve())) }
+  const response = new Promise<number>((resolve) =>
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    }),
+  )
+  return {
+    req,
+    response,
+    write: (data: Buffer) => new Promise<void>((resolve) => req.write(data, () => resolve())),
+  }
 }
 
 /** Reads a body fully; rejects if it ends abnormally. */
@@ -41,14 +53,25 @@ async function readAll(url: string): Promise<{ status: number; body: Buffer; hea
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Waits until the server has `written` bytes of the live object at `url` (HEAD says it is live). */
+async function untilLive(url: string): Promise<void> {
+  await expect
+    .poll(async () => (await fetch(url, { method: 'HEAD' })).headers.get('cache-control'), {
+      timeout: 5000,
+    })
+    .toBe('no-cache')
+}
+
 describe('live objects', () => {
   it('gives readers that join before, during and after the ingest every byte', async () => {
     const { url } = await start()
-    const pieces = Array.from({ length: 20 }, () => randomBytes(100_000 + Math.floor(Math.random() * 50_000)))
+    const pieces = Array.from({ length: 20 }, () =>
+      randomBytes(100_000 + Math.floor(Math.random() * 50_000)),
+    )
     const all = Buffer.concat(pieces)
     const ingest = openIngest(`${url}/live/seg.ts`, { 'content-type': 'video/mp2t' })
     await ingest.write(pieces[0] as Buffer)
-    await pause(20)
+    await untilLive(`${url}/live/seg.ts`)
     const early = readAll(`${url}/live/seg.ts`)
     let middle: ReturnType<typeof readAll> | undefined
     for (const [i, piece] of pieces.slice(1).entries()) {
@@ -73,8 +96,10 @@ describe('live objects', () => {
     const all = randomBytes(8 * 1024 * 1024)
     const ingest = openIngest(`${url}/slow`)
     await ingest.write(all.subarray(0, 1024))
-    await pause(30)
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => request(`${url}/slow`, resolve).end())
+    await untilLive(`${url}/slow`)
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) =>
+      request(`${url}/slow`, resolve).end(),
+    )
     expect(res.statusCode).toBe(200)
     res.pause()
     await ingest.write(all.subarray(1024))
@@ -92,9 +117,10 @@ describe('live objects', () => {
     const { url, root } = await start()
     const ingest = openIngest(`${url}/broken`)
     await ingest.write(randomBytes(50_000))
-    await pause(20)
-    const reading = fetch(`${url}/broken`).then((res) => res.arrayBuffer())
-    await pause(20)
+    await untilLive(`${url}/broken`)
+    const live = await fetch(`${url}/broken`)
+    expect(live.status).toBe(200)
+    const reading = live.arrayBuffer()
     ingest.req.destroy()
     await expect(reading).rejects.toThrow()
     await expect.poll(async () => (await fetch(`${url}/broken`)).status).toBe(404)
@@ -105,9 +131,10 @@ describe('live objects', () => {
     const { url } = await start()
     const ingest = openIngest(`${url}/gone`)
     await ingest.write(randomBytes(1000))
-    await pause(20)
-    const reading = fetch(`${url}/gone`).then((res) => res.arrayBuffer())
-    await pause(20)
+    await untilLive(`${url}/gone`)
+    const live = await fetch(`${url}/gone`)
+    expect(live.status).toBe(200)
+    const reading = live.arrayBuffer()
     expect((await fetch(`${url}/gone`, { method: 'DELETE' })).status).toBe(204)
     await expect(reading).rejects.toThrow()
     expect((await fetch(`${url}/gone`)).status).toBe(404)
@@ -122,7 +149,7 @@ describe('live objects', () => {
     const { url } = await start()
     const ingest = openIngest(`${url}/one`)
     await ingest.write(Buffer.from('first'))
-    await pause(20)
+    await untilLive(`${url}/one`)
     expect((await fetch(`${url}/one`, { method: 'PUT', body: 'second' })).status).toBe(409)
     ingest.req.end()
     expect(await ingest.response).toBe(201)
@@ -151,7 +178,9 @@ describe('finished objects', () => {
     expect(res.headers.get('authorization')).toBeNull()
     expect(res.headers.get('x-custom')).toBeNull()
     const etag = res.headers.get('etag') ?? ''
-    expect((await fetch(`${url}/v/playlist.m3u8`, { headers: { 'if-none-match': etag } })).status).toBe(304)
+    expect(
+      (await fetch(`${url}/v/playlist.m3u8`, { headers: { 'if-none-match': etag } })).status,
+    ).toBe(304)
     const range = await fetch(`${url}/v/playlist.m3u8`, { headers: { range: 'bytes=1-3' } })
     expect(range.status).toBe(206)
     expect(await range.text()).toBe('EXT')
@@ -164,7 +193,7 @@ describe('finished objects', () => {
     expect((await fetch(`${first.url}/keep`, { method: 'PUT', body: 'kept' })).status).toBe(201)
     const ingest = openIngest(`${first.url}/cut`)
     await ingest.write(Buffer.from('half'))
-    await pause(20)
+    await untilLive(`${first.url}/cut`)
     first.server.close()
     first.server.closeAllConnections()
     const second = await start(first.root)
@@ -189,14 +218,18 @@ describe('bad keys', () => {
 
   it('uses the URL path only: the query cannot reach another file', async () => {
     const { url, root } = await start()
-    expect((await fetch(`${url}/seg?name=../../../etc/passwd`, { method: 'PUT', body: 'seg' })).status).toBe(201)
+    expect(
+      (await fetch(`${url}/seg?name=../../../etc/passwd`, { method: 'PUT', body: 'seg' })).status,
+    ).toBe(201)
     expect((await readAll(`${url}/seg?x=../../../etc/passwd`)).body.toString()).toBe('seg')
     for (const path of ['/a/..%2f..%2fetc%2fpasswd', '/x%00', '/a%5c..%5cb']) {
       expect((await fetch(`${url}${path}`)).status, path).toBe(404)
       expect((await fetch(`${url}${path}`, { method: 'PUT', body: 'x' })).status, path).toBe(400)
     }
     // Dot segments are resolved by URL parsing itself: the object lands inside the root.
-    expect((await fetch(`${url}/%2e%2e/%2e%2e/up`, { method: 'PUT', body: 'inside' })).status).toBe(201)
+    expect((await fetch(`${url}/%2e%2e/%2e%2e/up`, { method: 'PUT', body: 'inside' })).status).toBe(
+      201,
+    )
     expect(await readdir(root)).toContain('up')
   })
 })

@@ -25,7 +25,13 @@ export interface ChunkedHandler {
  * Content headers of an upload that are replayed to readers: representation metadata only.
  * Authorization, cookies and anything else the uploader sent stay private.
  */
-const REPLAYED = ['content-type', 'cache-control', 'content-encoding', 'content-language', 'content-disposition'] as const
+const REPLAYED = [
+  'content-type',
+  'cache-control',
+  'content-encoding',
+  'content-language',
+  'content-disposition',
+] as const
 
 function pickHeaders(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {}
@@ -56,7 +62,11 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   ready.catch(() => {})
   const live = new Map<string, { ingest: Ingest; req: IncomingMessage }>()
 
-  async function ingestObject(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+  async function ingestObject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+  ): Promise<void> {
     if (live.has(key)) return answer(res, 409, `${key} is being uploaded by another request`)
     if (!(await store.prepareKey(key))) {
       return answer(res, 409, `${key} conflicts with an existing object or directory`)
@@ -92,6 +102,8 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
         res.end()
         return
       }
+      // Headers go out at once: a player learns the object is live before its first chunk lands.
+      res.flushHeaders()
       return streamLive(current.ingest, res)
     }
     const meta = await store.meta(key)
@@ -124,7 +136,11 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     const method = req.method ?? 'GET'
     if (target === undefined) {
       const status = method === 'PUT' || method === 'POST' ? 400 : 404
-      return answer(res, status, `not an object key: ${new URL(req.url ?? '/', 'http://x').pathname}`)
+      return answer(
+        res,
+        status,
+        `not an object key: ${new URL(req.url ?? '/', 'http://x').pathname}`,
+      )
     }
     switch (method) {
       case 'PUT':
@@ -157,7 +173,9 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
 }
 
 /** Creates (does not start) the origin's HTTP server. */
-export function createChunkedServer(options: ChunkedServerOptions): Server & { handler: ChunkedHandler } {
+export function createChunkedServer(
+  options: ChunkedServerOptions,
+): Server & { handler: ChunkedHandler } {
   const handler = createChunkedHandler(options)
   const server = createServer({ requestTimeout: 0 }, handler)
   server.on('close', () => handler.close())

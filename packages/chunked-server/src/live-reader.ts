@@ -33,7 +33,12 @@ export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<v
       if (position < ingest.written) {
         const length = Math.min(READ_SIZE, ingest.written - position)
         // A fresh buffer per read: res.write() may hold on to it until the socket takes it.
-        const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(length), 0, length, position)
+        const { bytesRead, buffer } = await file.read(
+          Buffer.allocUnsafe(length),
+          0,
+          length,
+          position,
+        )
         if (bytesRead === 0) throw new Error(`${ingest.key}: stored data is shorter than announced`)
         position += bytesRead
         if (!res.write(buffer.subarray(0, bytesRead))) await nextEvent(ingest, res, true)

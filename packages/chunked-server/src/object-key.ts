@@ -9,7 +9,10 @@ export const RESERVED = ['.partial', '.meta'] as const
  * segment starts with a dot are refused (the store keeps its own state there). Returns undefined
  * for a key that cannot be stored.
  */
-export function objectKey(root: string, url: string | undefined): { key: string; path: string } | undefined {
+export function objectKey(
+  root: string,
+  url: string | undefined,
+): { key: string; path: string } | undefined {
   const pathname = new URL(url ?? '/', 'http://localhost').pathname
   const path = resolveUnderRoot(root, pathname)
   if (path === undefined) return undefined

@@ -26,7 +26,10 @@ export async function main(argv: string[]): Promise<void> {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { offset: { type: 'string', default: '0' }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        offset: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     })
     if (values.help) {
       process.stdout.write(`${HELP}\n`)
@@ -36,9 +39,12 @@ export async function main(argv: string[]): Promise<void> {
     url = positionals[0] ?? ''
     if (!/^https?:\/\//.test(url)) throw new Error(`not an http(s) URL: ${url}`)
     offset = Number(values.offset)
-    if (!/^\d+$/.test(values.offset)) throw new Error(`--offset: "${values.offset}" is not a byte offset`)
+    if (!/^\d+$/.test(values.offset))
+      throw new Error(`--offset: "${values.offset}" is not a byte offset`)
   } catch (error) {
-    process.stderr.write(`fstream-follow: ${(error as Error).message}\nTry 'fstream-follow --help'.\n`)
+    process.stderr.write(
+      `fstream-follow: ${(error as Error).message}\nTry 'fstream-follow --help'.\n`,
+    )
     process.exitCode = 2
     return
   }

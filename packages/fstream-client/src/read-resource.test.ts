@@ -28,18 +28,26 @@ afterAll(async () => {
 describe('readResource', () => {
   it('reads a stored resource byte-exact, and from an offset', async () => {
     const hash = createHash('sha256')
-    for await (const chunk of await readResource(`${server.url}/data.bin`)) hash.update(chunk as Buffer)
+    for await (const chunk of await readResource(`${server.url}/data.bin`))
+      hash.update(chunk as Buffer)
     expect(hash.digest('hex')).toBe(sha256)
     expect(await text(await readResource(`${server.url}/log.txt`, { offset: 7 }))).toBe('line 2\n')
     expect(await text(await readResource(`${server.url}/log.txt`, { offset: 14 }))).toBe('')
   })
 
   it('rejects with stable codes', async () => {
-    await expect(readResource(`${server.url}/never`)).rejects.toMatchObject({ code: 'FSTREAM_ERR_NOT_FOUND', status: 404 })
-    await expect(readResource('http://127.0.0.1:1/x')).rejects.toMatchObject({ code: 'FSTREAM_ERR_CONNECTION' })
+    await expect(readResource(`${server.url}/never`)).rejects.toMatchObject({
+      code: 'FSTREAM_ERR_NOT_FOUND',
+      status: 404,
+    })
+    await expect(readResource('http://127.0.0.1:1/x')).rejects.toMatchObject({
+      code: 'FSTREAM_ERR_CONNECTION',
+    })
     const denying = await listen(createServer((_req, res) => res.writeHead(401).end()))
     try {
-      await expect(readResource(`${denying.url}/x`)).rejects.toMatchObject({ code: 'FSTREAM_ERR_UNAUTHORIZED' })
+      await expect(readResource(`${denying.url}/x`)).rejects.toMatchObject({
+        code: 'FSTREAM_ERR_UNAUTHORIZED',
+      })
     } finally {
       await denying.close()
     }

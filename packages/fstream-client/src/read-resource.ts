@@ -14,7 +14,10 @@ export interface ReadResourceOptions {
  * `offset`. Rejects with `FSTREAM_ERR_NOT_FOUND` (never written), `FSTREAM_ERR_UNAUTHORIZED`,
  * `FSTREAM_ERR_CONNECTION`; a body cut short makes the stream fail, never end cleanly.
  */
-export async function readResource(url: string | URL, options: ReadResourceOptions = {}): Promise<Readable> {
+export async function readResource(
+  url: string | URL,
+  options: ReadResourceOptions = {},
+): Promise<Readable> {
   const offset = options.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`)
   let res: Response
@@ -26,9 +29,12 @@ export async function readResource(url: string | URL, options: ReadResourceOptio
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
     const cause = (error as { cause?: { code?: string } }).cause
-    throw new FstreamConnectionError(`${url}: cannot connect (${cause?.code ?? (error as Error).message})`, {
-      cause: error,
-    })
+    throw new FstreamConnectionError(
+      `${url}: cannot connect (${cause?.code ?? (error as Error).message})`,
+      {
+        cause: error,
+      },
+    )
   }
   if (res.status === 416) {
     // Asking from the end (or beyond it) of the stored content: nothing to read.

@@ -42,7 +42,8 @@ async function readOptions(argv: string[]) {
   const info = await stat(values.root).catch(() => undefined)
   if (!info?.isDirectory()) throw new UsageError(`--root: ${values.root} is not a directory`)
   const port = Number(values.port)
-  if (!/^\d+$/.test(values.port) || port > 65535) throw new UsageError(`--port: "${values.port}" is not a TCP port`)
+  if (!/^\d+$/.test(values.port) || port > 65535)
+    throw new UsageError(`--port: "${values.port}" is not a TCP port`)
   return { root: values.root, host: values.host, port }
 }
 
@@ -52,7 +53,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     options = await readOptions(argv)
   } catch (error) {
-    process.stderr.write(`fstream-server: ${(error as Error).message}\nTry 'fstream-server --help'.\n`)
+    process.stderr.write(
+      `fstream-server: ${(error as Error).message}\nTry 'fstream-server --help'.\n`,
+    )
     process.exitCode = 2
     return
   }
@@ -69,7 +72,9 @@ export async function main(argv: string[]): Promise<void> {
   server.listen(port, host, () => {
     const address = server.address()
     const bound = typeof address === 'object' && address ? address.port : port
-    process.stdout.write(`fstream-server listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}\n`)
+    process.stdout.write(
+      `fstream-server listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}\n`,
+    )
   })
   const stop = () => {
     server.close(() => process.exit(0))

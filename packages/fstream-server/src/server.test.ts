@@ -1,8 +1,8 @@
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
 import { listen, runCli, tempDir } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFstreamServer } from './index.js'
@@ -41,7 +41,15 @@ describe('plain GET/HEAD of stored resources', () => {
   it('answers 404 for never-written resources, directories and escapes; 405 for other methods', async () => {
     const server = await listen(createFstreamServer({ root }))
     try {
-      for (const path of ['/nope', '/logs', '/logs/', '/', '/../secret', '/logs/%2e%2e/%2e%2e/secret', '/logs%2f..%2f..%2fsecret']) {
+      for (const path of [
+        '/nope',
+        '/logs',
+        '/logs/',
+        '/',
+        '/../secret',
+        '/logs/%2e%2e/%2e%2e/secret',
+        '/logs%2f..%2f..%2fsecret',
+      ]) {
         const res = await fetch(`${server.url}${path}`)
         expect(res.status, path).toBe(404)
         expect(await res.text()).not.toContain('outside the root')
@@ -57,7 +65,9 @@ describe('plain GET/HEAD of stored resources', () => {
 
 describe('fstream-server CLI', () => {
   it('serves --root and stops on SIGTERM with exit 0', async () => {
-    const child = spawn(process.execPath, [BIN, '--root', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [BIN, '--root', root, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const [line] = (await once(child.stdout, 'data')) as [Buffer]
     const url = /listening on (\S+)/.exec(line.toString())?.[1]
     expect(url).toBeDefined()

@@ -33,7 +33,10 @@ class Digester {
       for (let i = index; i < chunks.length; i++) {
         const chunk = chunks[i] as Buffer
         this.size += chunk.length
-        if (this.size > this.#maxBytes) return done(new BodyTooLargeError(this.#maxBytes))
+        if (this.size > this.#maxBytes) {
+          done(new BodyTooLargeError(this.#maxBytes))
+          return
+        }
         const wait = this.#engine.update(chunk)
         if (wait) {
           wait.then(() => next(i + 1), done)

@@ -128,7 +128,10 @@ class DicerSink extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.#done) return callback(this.#error)
+    if (this.#done) {
+      callback(this.#error)
+      return
+    }
     this.#onDone = callback
     this.#dicer.end()
   }

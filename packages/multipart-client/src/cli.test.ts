@@ -38,7 +38,17 @@ describe('multipart-upload CLI', () => {
   it('uploads files, stdin and fields in one request and prints the response body', async () => {
     const server = await hashServer()
     const result = await cli(
-      [server.url, '-F', `a=@${fileA}`, '-F', 'in=@-;filename=stdin.txt', '-F', 'field=value', '-F', `b=@${fileA};filename=renamed.txt;type=text/x-a`],
+      [
+        server.url,
+        '-F',
+        `a=@${fileA}`,
+        '-F',
+        'in=@-;filename=stdin.txt',
+        '-F',
+        'field=value',
+        '-F',
+        `b=@${fileA};filename=renamed.txt;type=text/x-a`,
+      ],
       'from stdin',
     )
     expect(result.stderr).toBe('')
@@ -51,10 +61,20 @@ describe('multipart-upload CLI', () => {
   it('sends -X and -H, and the types and filenames given', async () => {
     const server = await startBusboyServer()
     cleanups.push(server.close)
-    const result = await cli([`${server.url}/x`, '-X', 'put', '-H', 'X-Token: abc', '-F', `b=@${fileA};filename=r.txt;type=text/x-a`])
+    const result = await cli([
+      `${server.url}/x`,
+      '-X',
+      'put',
+      '-H',
+      'X-Token: abc',
+      '-F',
+      `b=@${fileA};filename=r.txt;type=text/x-a`,
+    ])
     expect(result.code).toBe(0)
     expect(server.requests[0]?.headers['x-token']).toBe('abc')
-    expect(JSON.parse(result.stdout.toString())).toMatchObject([{ name: 'b', filename: 'r.txt', mimeType: 'text/x-a' }])
+    expect(JSON.parse(result.stdout.toString())).toMatchObject([
+      { name: 'b', filename: 'r.txt', mimeType: 'text/x-a' },
+    ])
   })
 
   it('exits 22 with --fail on HTTP >= 400, still printing the body, and 0 without --fail', async () => {
@@ -115,11 +135,17 @@ describe('parseFormArgument', () => {
 
 describe('ProgressBar.render', () => {
   it('shows a bar, percentage, rate and ETA for a known total', () => {
-    const line = ProgressBar.render({ loaded: 512 * 1024 * 1024, total: 1024 * 1024 * 1024, part: 'f' }, 2000, 100)
+    const line = ProgressBar.render(
+      { loaded: 512 * 1024 * 1024, total: 1024 * 1024 * 1024, part: 'f' },
+      2000,
+      100,
+    )
     expect(line).toMatch(/^\[#+-+\]\s+50%\s+512\.0 MiB \/ 1\.0 GiB\s+256\.0 MiB\/s\s+ETA 00:02$/)
   })
 
   it('shows bytes and rate when the total is unknown', () => {
-    expect(ProgressBar.render({ loaded: 2048, total: undefined, part: 'f' }, 1000, 80)).toBe('2.0 KiB  2.0 KiB/s')
+    expect(ProgressBar.render({ loaded: 2048, total: undefined, part: 'f' }, 1000, 80)).toBe(
+      '2.0 KiB  2.0 KiB/s',
+    )
   })
 })

@@ -79,7 +79,8 @@ function readCommand(argv: string[]) {
   if (positionals.length !== 1) throw new ExitError('expected exactly one URL', 2)
   const url = positionals[0] ?? ''
   if (!/^https?:\/\//i.test(url)) throw new ExitError(`not an http(s) URL: ${url}`, 2)
-  if (values.form.length === 0) throw new ExitError('nothing to send: add -F name=@file or -F name=value', 2)
+  if (values.form.length === 0)
+    throw new ExitError('nothing to send: add -F name=@file or -F name=value', 2)
   let parts: Part[]
   try {
     parts = values.form.map((arg) => parseFormArgument(arg, () => process.stdin))
@@ -149,7 +150,9 @@ export async function main(argv: string[]): Promise<void> {
           ? (EXIT_CODES[error.code] ?? 1)
           : 1
     const message = error instanceof Error ? error.message : String(error)
-    process.stderr.write(`multipart-upload: ${message}\n${code === 2 ? "Try 'multipart-upload --help'.\n" : ''}`)
+    process.stderr.write(
+      `multipart-upload: ${message}\n${code === 2 ? "Try 'multipart-upload --help'.\n" : ''}`,
+    )
     process.exitCode = code
   }
 }

@@ -30,7 +30,10 @@ export type ChunkListener = (bytes: number, part: string | undefined) => void
  * counts as sent when the consumer asks for the next one (undici asks only once the previous
  * write was accepted by the socket), so `onSent` follows the socket, not the source.
  */
-export async function* encodePart(part: PreparedPart, onSent: ChunkListener): AsyncGenerator<Uint8Array> {
+export async function* encodePart(
+  part: PreparedPart,
+  onSent: ChunkListener,
+): AsyncGenerator<Uint8Array> {
   yield part.header
   onSent(part.header.length, part.name)
   for await (const chunk of part.open()) {

@@ -12,7 +12,8 @@ export class FormArgumentError extends Error {
  */
 export function parseFormArgument(arg: string, stdin: () => NodeJS.ReadableStream): Part {
   const eq = arg.indexOf('=')
-  if (eq <= 0) throw new FormArgumentError(`-F ${JSON.stringify(arg)}: expected name=value or name=@file`)
+  if (eq <= 0)
+    throw new FormArgumentError(`-F ${JSON.stringify(arg)}: expected name=value or name=@file`)
   const name = arg.slice(0, eq)
   const rest = arg.slice(eq + 1)
   if (!rest.startsWith('@')) return { name, value: rest.startsWith('\\@') ? rest.slice(1) : rest }
@@ -23,13 +24,21 @@ export function parseFormArgument(arg: string, stdin: () => NodeJS.ReadableStrea
   for (const modifier of modifiers) {
     const sep = modifier.indexOf('=')
     const key = modifier.slice(0, sep).trim().toLowerCase()
-    const value = modifier.slice(sep + 1).trim().replace(/^"(.*)"$/, '$1')
+    const value = modifier
+      .slice(sep + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
     if (sep <= 0 || value === '') {
-      throw new FormArgumentError(`-F ${JSON.stringify(arg)}: bad modifier ${JSON.stringify(modifier)}`)
+      throw new FormArgumentError(
+        `-F ${JSON.stringify(arg)}: bad modifier ${JSON.stringify(modifier)}`,
+      )
     }
     if (key === 'type') contentType = value
     else if (key === 'filename') filename = value
-    else throw new FormArgumentError(`-F ${JSON.stringify(arg)}: unknown modifier "${key}" (type, filename)`)
+    else
+      throw new FormArgumentError(
+        `-F ${JSON.stringify(arg)}: unknown modifier "${key}" (type, filename)`,
+      )
   }
   const options = {
     ...(contentType === undefined ? {} : { contentType }),

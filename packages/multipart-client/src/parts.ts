@@ -94,7 +94,11 @@ export function escapeName(value: string): string {
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-function headerBlock(boundary: string, disposition: string, headers: Record<string, string>): Buffer {
+function headerBlock(
+  boundary: string,
+  disposition: string,
+  headers: Record<string, string>,
+): Buffer {
   let block = `--${boundary}\r\nContent-Disposition: ${disposition}\r\n`
   for (const [name, value] of Object.entries(headers)) {
     if (!HEADER_NAME.test(name) || /[\r\n]/.test(value)) {
@@ -146,7 +150,9 @@ async function* readFile(path: string, size: number): AsyncIterable<Uint8Array> 
       seen += bytesRead
       // The file changed since it was measured: a Content-Length was promised, stop here.
       if (seen > size || (bytesRead === 0 && seen !== size)) {
-        throw new Error(`it was ${size} bytes when the upload started and is now ${seen > size ? 'larger' : seen}`)
+        throw new Error(
+          `it was ${size} bytes when the upload started and is now ${seen > size ? 'larger' : seen}`,
+        )
       }
       if (bytesRead === 0) return
       slot = (slot + 1) % READ_SLOTS
@@ -162,7 +168,10 @@ async function* readFile(path: string, size: number): AsyncIterable<Uint8Array> 
 }
 
 /** Reads a one-shot source, converting its failures to SourceError. */
-async function* readStream(name: string, stream: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+async function* readStream(
+  name: string,
+  stream: AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
   try {
     for await (const chunk of stream) {
       yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
@@ -187,7 +196,9 @@ async function* exactly(
     yield chunk
   }
   if (seen !== size) {
-    throw new SourceError(`part "${name}" declared ${size} bytes but its source gave ${seen > size ? 'more' : seen}`)
+    throw new SourceError(
+      `part "${name}" declared ${size} bytes but its source gave ${seen > size ? 'more' : seen}`,
+    )
   }
 }
 
@@ -224,7 +235,13 @@ async function sourceReader(name: string, source: FileSource): Promise<SourceRea
     } catch (error) {
       throw new SourceError(`cannot read ${path}: ${(error as Error).message}`, { cause: error })
     }
-    return { size, open: () => readFile(path, size), reopenable: true, sized: true, filename: basename(path) }
+    return {
+      size,
+      open: () => readFile(path, size),
+      reopenable: true,
+      sized: true,
+      filename: basename(path),
+    }
   }
   if (source instanceof ReadableStream || isAsyncIterable(source)) {
     let opened = false
@@ -275,6 +292,9 @@ export async function preparePart(part: Part, boundary: string): Promise<Prepare
     size,
     reopenable: reader.reopenable,
     // A promised Content-Length must be kept: a source that gives more or less fails the upload.
-    open: size === undefined || reader.sized ? reader.open : () => exactly(part.name, size, reader.open()),
+    open:
+      size === undefined || reader.sized
+        ? reader.open
+        : () => exactly(part.name, size, reader.open()),
   }
 }

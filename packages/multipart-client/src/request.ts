@@ -64,7 +64,9 @@ export function toClientError(error: unknown): MultipartClientError {
       cause: error,
     })
   }
-  return new MultipartClientError(err?.message ?? String(error), 'MPC_ERR_UNKNOWN', { cause: error })
+  return new MultipartClientError(err?.message ?? String(error), 'MPC_ERR_UNKNOWN', {
+    cause: error,
+  })
 }
 
 /** Sends one request with a streamed body; rejects with a MultipartClientError. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import { type ListeningServer, listen } from '@sluice/test-utils'
 import { pipeline } from 'node:stream/promises'
+import { type ListeningServer, listen } from '@sluice/test-utils'
 import busboy from 'busboy'
 
 /** One part as busboy (an independent parser) saw it. */
@@ -42,7 +42,11 @@ export async function startBusboyServer(): Promise<BusboyServer> {
     req.on('data', (chunk: Buffer) => {
       received.bodyBytes += chunk.length
     })
-    const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fieldSize: 1 << 20 } })
+    const parser = busboy({
+      headers: req.headers,
+      defParamCharset: 'utf8',
+      limits: { fieldSize: 1 << 20 },
+    })
     parser.on('file', (name, stream, info) => {
       partEvents.push(name)
       stream.on('error', () => {})
@@ -53,7 +57,13 @@ export async function startBusboyServer(): Promise<BusboyServer> {
         size += chunk.length
       })
       stream.on('end', () => {
-        received.parts.push({ name, filename: info.filename, mimeType: info.mimeType, size, sha256: hash.digest('hex') })
+        received.parts.push({
+          name,
+          filename: info.filename,
+          mimeType: info.mimeType,
+          size,
+          sha256: hash.digest('hex'),
+        })
       })
     })
     parser.on('field', (name, value) => {

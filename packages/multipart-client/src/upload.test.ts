@@ -67,14 +67,41 @@ describe('upload()', () => {
     await res.body.json()
     expect(server.connections).toBe(1)
     const [request] = server.requests
-    expect(request?.headers['content-type']).toMatch(/^multipart\/form-data; boundary=----sluice[0-9a-f]{32}$/)
+    expect(request?.headers['content-type']).toMatch(
+      /^multipart\/form-data; boundary=----sluice[0-9a-f]{32}$/,
+    )
     expect(request?.headers['transfer-encoding']).toBeUndefined()
     expect(Number(request?.headers['content-length'])).toBe(request?.bodyBytes)
     expect(request?.parts).toEqual([
-      { name: 'title', filename: undefined, mimeType: undefined, size: 13, sha256: sha256('héllo wörld'), value: 'héllo wörld' },
-      { name: 'big', filename: 'big.bin', mimeType: 'application/octet-stream', size: big.size, sha256: big.sha256 },
-      { name: 'notes', filename: 'notes.txt', mimeType: 'text/plain', size: 1000, sha256: small.sha256 },
-      { name: 'empty', filename: 'empty.dat', mimeType: 'application/octet-stream', size: 0, sha256: sha256('') },
+      {
+        name: 'title',
+        filename: undefined,
+        mimeType: undefined,
+        size: 13,
+        sha256: sha256('héllo wörld'),
+        value: 'héllo wörld',
+      },
+      {
+        name: 'big',
+        filename: 'big.bin',
+        mimeType: 'application/octet-stream',
+        size: big.size,
+        sha256: big.sha256,
+      },
+      {
+        name: 'notes',
+        filename: 'notes.txt',
+        mimeType: 'text/plain',
+        size: 1000,
+        sha256: small.sha256,
+      },
+      {
+        name: 'empty',
+        filename: 'empty.dat',
+        mimeType: 'application/octet-stream',
+        size: 0,
+        sha256: sha256(''),
+      },
     ])
     const last = progress.at(-1)
     expect(last).toEqual({ loaded: request?.bodyBytes, total: request?.bodyBytes, part: undefined })
@@ -89,7 +116,10 @@ describe('upload()', () => {
     }
     const res = await upload(server.url, [
       { name: 'readable', source: createReadStream(small.path), filename: 'r.bin' },
-      { name: 'web', source: Readable.toWeb(createReadStream(small.path)) as ReadableStream<Uint8Array> },
+      {
+        name: 'web',
+        source: Readable.toWeb(createReadStream(small.path)) as ReadableStream<Uint8Array>,
+      },
       { name: 'iterable', source: generated(), contentType: 'text/x-custom' },
       { name: 'blob', source: new Blob(['blob data']) },
       { name: 'file', source: new File(['file data'], 'named.json') },
@@ -114,7 +144,9 @@ describe('upload()', () => {
 
   it('sends a Content-Length for a stream whose size is given', async () => {
     const server = await busboyServer()
-    const res = await upload(server.url, [{ name: 'f', source: createReadStream(big.path), size: big.size }])
+    const res = await upload(server.url, [
+      { name: 'f', source: createReadStream(big.path), size: big.size },
+    ])
     await res.body.dump()
     const [request] = server.requests
     expect(Number(request?.headers['content-length'])).toBe(request?.bodyBytes)
@@ -125,7 +157,10 @@ describe('upload()', () => {
     const server = await busboyServer()
     await expect(
       upload(server.url, [{ name: 'f', source: Readable.from([Buffer.from('12345')]), size: 10 }]),
-    ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE', message: expect.stringContaining('declared 10 bytes') })
+    ).rejects.toMatchObject({
+      code: 'MPC_ERR_SOURCE',
+      message: expect.stringContaining('declared 10 bytes'),
+    })
     await expect(
       upload(server.url, [{ name: 'f', source: Readable.from([Buffer.from('12345')]), size: 2 }]),
     ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE' })
@@ -144,7 +179,10 @@ describe('upload()', () => {
         { name: 'slow', source: slowFirstPart() },
         { name: 'growing', path },
       ]),
-    ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE', message: expect.stringContaining('it was 5 bytes') })
+    ).rejects.toMatchObject({
+      code: 'MPC_ERR_SOURCE',
+      message: expect.stringContaining('it was 5 bytes'),
+    })
   })
 
   it('escapes names and filenames as the WHATWG encoder does', async () => {
@@ -171,7 +209,9 @@ describe('upload()', () => {
       { headers: { accept: 'application/json' } },
     )
     expect(res.status).toBe(200)
-    const { parts } = (await res.body.json()) as { parts: Array<{ name: string; size: number; digests: Record<string, string> }> }
+    const { parts } = (await res.body.json()) as {
+      parts: Array<{ name: string; size: number; digests: Record<string, string> }>
+    }
     expect(parts.map((p) => [p.name, p.size, p.digests])).toEqual([
       ['big', big.size, { md5: big.md5, sha256: big.sha256 }],
       ['field', 5, { md5: md5('value'), sha256: sha256('value') }],
@@ -183,7 +223,9 @@ describe('upload()', () => {
     const { port } = closed
     await closed.close()
     const started = Date.now()
-    const error = await upload(`http://127.0.0.1:${port}/`, [{ name: 'f', path: big.path }]).catch((e: unknown) => e)
+    const error = await upload(`http://127.0.0.1:${port}/`, [{ name: 'f', path: big.path }]).catch(
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(ConnectionError)
     expect(error).toMatchObject({ code: 'MPC_ERR_CONNECTION', cause: { code: 'ECONNREFUSED' } })
     expect(Date.now() - started).toBeLessThan(1000)
@@ -192,11 +234,11 @@ describe('upload()', () => {
   it('returns an early 413 and stops sending the rest of the body', async () => {
     const server = await hashServer({ maxBodySize: 256 * 1024 })
     let loaded = 0
-    const res = await upload(
-      server.url,
-      [{ name: 'f', source: createReadStream(big.path) }],
-      { onProgress: (p) => { loaded = p.loaded } },
-    )
+    const res = await upload(server.url, [{ name: 'f', source: createReadStream(big.path) }], {
+      onProgress: (p) => {
+        loaded = p.loaded
+      },
+    })
     expect(res.status).toBe(413)
     expect(await res.body.text()).toContain('exceeds the limit')
     expect(loaded).toBeLessThan(big.size)
@@ -246,22 +288,35 @@ describe('upload()', () => {
       }),
     )
     cleanups.push(flaky.close)
-    const res = await upload(flaky.url, [{ name: 'f', path: big.path }], { retry: { retries: 3, minDelay: 10 } })
+    const res = await upload(flaky.url, [{ name: 'f', path: big.path }], {
+      retry: { retries: 3, minDelay: 10 },
+    })
     expect(res.status).toBe(200)
     expect(attempts).toBe(3)
     expect(await res.body.json()).toEqual([
-      { name: 'f', filename: 'big.bin', mimeType: 'application/octet-stream', size: big.size, sha256: big.sha256 },
+      {
+        name: 'f',
+        filename: 'big.bin',
+        mimeType: 'application/octet-stream',
+        size: big.size,
+        sha256: big.sha256,
+      },
     ])
   })
 
   it('refuses to retry a one-shot stream, and names the part', async () => {
     await expect(
       upload('http://127.0.0.1:1/', [{ name: 'pipe', source: Readable.from(['x']) }], { retry: 2 }),
-    ).rejects.toMatchObject({ code: 'MPC_ERR_INVALID_ARGUMENT', message: expect.stringContaining('"pipe"') })
+    ).rejects.toMatchObject({
+      code: 'MPC_ERR_INVALID_ARGUMENT',
+      message: expect.stringContaining('"pipe"'),
+    })
   })
 
   it('reports a missing file before connecting', async () => {
-    await expect(upload('http://127.0.0.1:1/', [{ name: 'f', path: join(dir.path, 'nope') }])).rejects.toMatchObject({
+    await expect(
+      upload('http://127.0.0.1:1/', [{ name: 'f', path: join(dir.path, 'nope') }]),
+    ).rejects.toMatchObject({
       code: 'MPC_ERR_SOURCE',
       cause: { code: 'ENOENT' },
     })
@@ -287,7 +342,9 @@ describe('MultipartClient', () => {
       ['second', 'second.txt', small.size, small.sha256],
       ['upload', 'empty.dat', 0, sha256('')],
     ])
-    await expect(client.sendUnclose('late')).rejects.toMatchObject({ code: 'MPC_ERR_INVALID_ARGUMENT' })
+    await expect(client.sendUnclose('late')).rejects.toMatchObject({
+      code: 'MPC_ERR_INVALID_ARGUMENT',
+    })
   })
 
   it('send() is one part and the end of the body', async () => {
@@ -307,7 +364,10 @@ describe('MultipartClient', () => {
     await res.body.dump()
     const [one, two] = await settled
     expect(one).toMatchObject({ status: 'rejected', reason: expect.any(EarlyResponseError) })
-    expect(two).toMatchObject({ status: 'rejected', reason: { code: 'MPC_ERR_EARLY_RESPONSE', status: 413 } })
+    expect(two).toMatchObject({
+      status: 'rejected',
+      reason: { code: 'MPC_ERR_EARLY_RESPONSE', status: 413 },
+    })
   })
 
   it('rejects every part with the connection error', async () => {

@@ -8,7 +8,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { payloadFile, samplePeakRss } from '@sluice/test-utils'
-import { curl, MiB, median, mibPerSecond, opensslSpeed, startServerProcess, table } from './measure.js'
+import {
+  curl,
+  MiB,
+  median,
+  mibPerSecond,
+  opensslSpeed,
+  startServerProcess,
+  table,
+} from './measure.js'
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +69,13 @@ async function concurrentUploads(
   files: ReadonlyArray<{ path: string; md5: string; size: number }>,
   count: number,
 ) {
-  const server = await startServerProcess(process.execPath, [BIN, '--port', '0', '--workers', String(workers)])
+  const server = await startServerProcess(process.execPath, [
+    BIN,
+    '--port',
+    '0',
+    '--workers',
+    String(workers),
+  ])
   const rss = workers === 1 && server.child.pid ? samplePeakRss(server.child.pid, 10) : undefined
   try {
     const started = process.hrtime.bigint()
@@ -73,7 +87,10 @@ async function concurrentUploads(
       }),
     )
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const bytes = Array.from({ length: count }, (_, i) => files[i % files.length]?.size ?? 0).reduce((a, b) => a + b, 0)
+    const bytes = Array.from(
+      { length: count },
+      (_, i) => files[i % files.length]?.size ?? 0,
+    ).reduce((a, b) => a + b, 0)
     return { seconds, bytes, peakRss: rss?.stop() ?? 0 }
   } finally {
     await server.stop()
@@ -103,13 +120,41 @@ for (let run = 0; run < Math.max(1, Math.min(runs, 3)); run++) {
 
 console.log(
   `\n${table([
-    { measure: 'openssl speed md5 (16 KiB blocks, 1 core)', value: `${mibPerSecond(openssl16k, 1).toFixed(0)} MiB/s`, ratio: '1.00' },
-    { measure: `sluice hash-server, curl -T ${size / MiB} MiB (median)`, value: `${mibPerSecond(sluiceRate, 1).toFixed(0)} MiB/s`, ratio: (sluiceRate / openssl16k).toFixed(2) },
-    { measure: 'naive Node server (createHash + data)', value: `${mibPerSecond(naiveRate, 1).toFixed(0)} MiB/s`, ratio: (naiveRate / openssl16k).toFixed(2) },
-    { measure: `${concurrency} concurrent 16 MiB uploads, 1 worker`, value: `${mibPerSecond(concurrent.bytes, concurrent.seconds).toFixed(0)} MiB/s, all digests right`, ratio: '' },
-    { measure: `  server peak RSS during the ${concurrency} uploads`, value: `${(concurrent.peakRss / 1e6).toFixed(1)} MB`, ratio: '' },
-    { measure: '4 concurrent 128 MiB uploads, 1 worker (median)', value: `${mibPerSecond(median(oneWorker), 1).toFixed(0)} MiB/s`, ratio: '1.00' },
-    { measure: '4 concurrent 128 MiB uploads, --workers 2 (median)', value: `${mibPerSecond(median(twoWorkers), 1).toFixed(0)} MiB/s`, ratio: (median(twoWorkers) / median(oneWorker)).toFixed(2) },
+    {
+      measure: 'openssl speed md5 (16 KiB blocks, 1 core)',
+      value: `${mibPerSecond(openssl16k, 1).toFixed(0)} MiB/s`,
+      ratio: '1.00',
+    },
+    {
+      measure: `sluice hash-server, curl -T ${size / MiB} MiB (median)`,
+      value: `${mibPerSecond(sluiceRate, 1).toFixed(0)} MiB/s`,
+      ratio: (sluiceRate / openssl16k).toFixed(2),
+    },
+    {
+      measure: 'naive Node server (createHash + data)',
+      value: `${mibPerSecond(naiveRate, 1).toFixed(0)} MiB/s`,
+      ratio: (naiveRate / openssl16k).toFixed(2),
+    },
+    {
+      measure: `${concurrency} concurrent 16 MiB uploads, 1 worker`,
+      value: `${mibPerSecond(concurrent.bytes, concurrent.seconds).toFixed(0)} MiB/s, all digests right`,
+      ratio: '',
+    },
+    {
+      measure: `  server peak RSS during the ${concurrency} uploads`,
+      value: `${(concurrent.peakRss / 1e6).toFixed(1)} MB`,
+      ratio: '',
+    },
+    {
+      measure: '4 concurrent 128 MiB uploads, 1 worker (median)',
+      value: `${mibPerSecond(median(oneWorker), 1).toFixed(0)} MiB/s`,
+      ratio: '1.00',
+    },
+    {
+      measure: '4 concurrent 128 MiB uploads, --workers 2 (median)',
+      value: `${mibPerSecond(median(twoWorkers), 1).toFixed(0)} MiB/s`,
+      ratio: (median(twoWorkers) / median(oneWorker)).toFixed(2),
+    },
   ])}`,
 )
 console.log(`\nsluice / naive single-stream ratio: ${(sluiceRate / naiveRate).toFixed(2)}`)

@@ -6,7 +6,9 @@ export const execFileAsync = promisify(execFile)
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? 0)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 export const MiB = 1024 * 1024
@@ -16,7 +18,11 @@ export function mibPerSecond(bytes: number, seconds: number): number {
 }
 
 /** `openssl speed` throughput of one algorithm on one core, in bytes per second, for a block size. */
-export async function opensslSpeed(algorithm: string, blockSize: number, seconds = 3): Promise<number> {
+export async function opensslSpeed(
+  algorithm: string,
+  blockSize: number,
+  seconds = 3,
+): Promise<number> {
   const { stdout } = await execFileAsync('openssl', [
     'speed',
     '-seconds',

@@ -10,7 +10,10 @@ import { payloadFile, runCli } from '@sluice/test-utils'
 import { MiB, median, mibPerSecond, startServerProcess, table } from './measure.js'
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, 'size-mib': { type: 'string', default: '4096' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    'size-mib': { type: 'string', default: '4096' },
+  },
 })
 const runs = Number(values.runs)
 const size = Number(values['size-mib']) * MiB
@@ -38,7 +41,9 @@ function curlArgs(url: string, path: string): string[] {
 }
 
 await mkdir(WORK, { recursive: true })
-console.log(`multipart-client benchmark: ${runs} runs, ${size / MiB} MiB file, node ${process.version}`)
+console.log(
+  `multipart-client benchmark: ${runs} runs, ${size / MiB} MiB file, node ${process.version}`,
+)
 const big = await payloadFile(join(WORK, 'big.bin'), size)
 const small = await payloadFile(join(WORK, 'small.bin'), 4 * MiB)
 const receiver = await startServerProcess(process.execPath, [DRAIN])
@@ -47,15 +52,28 @@ const curls: Measured[] = []
 const smalls: Measured[] = []
 try {
   for (let run = 0; run < runs; run++) {
-    smalls.push(await timed(process.execPath, [CLI, '--silent', receiver.url, '-F', `file=@${small.path}`], true))
-    ours.push(await timed(process.execPath, [CLI, '--silent', receiver.url, '-F', `file=@${big.path}`], true))
+    smalls.push(
+      await timed(
+        process.execPath,
+        [CLI, '--silent', receiver.url, '-F', `file=@${small.path}`],
+        true,
+      ),
+    )
+    ours.push(
+      await timed(
+        process.execPath,
+        [CLI, '--silent', receiver.url, '-F', `file=@${big.path}`],
+        true,
+      ),
+    )
     curls.push(await timed('curl', curlArgs(receiver.url, big.path), true))
   }
 } finally {
   await receiver.stop()
 }
 for (const m of [...ours, ...curls]) {
-  if (m.received <= big.size) throw new Error(`receiver got ${m.received} bytes, fewer than the file`)
+  if (m.received <= big.size)
+    throw new Error(`receiver got ${m.received} bytes, fewer than the file`)
 }
 const ourTime = median(ours.map((m) => m.seconds))
 const curlTime = median(curls.map((m) => m.seconds))
@@ -63,10 +81,30 @@ const bigRss = Math.max(...ours.map((m) => m.peakRss))
 const smallRss = Math.max(...smalls.map((m) => m.peakRss))
 console.log(
   `\n${table([
-    { measure: `curl -F, ${size / MiB} MiB (median)`, value: `${curlTime.toFixed(2)} s, ${mibPerSecond(size, curlTime).toFixed(0)} MiB/s`, ratio: '1.00' },
-    { measure: `multipart-upload, ${size / MiB} MiB (median)`, value: `${ourTime.toFixed(2)} s, ${mibPerSecond(size, ourTime).toFixed(0)} MiB/s`, ratio: (ourTime / curlTime).toFixed(2) },
-    { measure: 'multipart-upload peak RSS, 4 MiB file (max of runs)', value: `${(smallRss / 1e6).toFixed(1)} MB`, ratio: '' },
-    { measure: `multipart-upload peak RSS, ${size / MiB} MiB file (max of runs)`, value: `${(bigRss / 1e6).toFixed(1)} MB`, ratio: `+${((bigRss - smallRss) / 1e6).toFixed(1)} MB` },
-    { measure: 'curl -F peak RSS (max of runs)', value: `${(Math.max(...curls.map((m) => m.peakRss)) / 1e6).toFixed(1)} MB`, ratio: '' },
+    {
+      measure: `curl -F, ${size / MiB} MiB (median)`,
+      value: `${curlTime.toFixed(2)} s, ${mibPerSecond(size, curlTime).toFixed(0)} MiB/s`,
+      ratio: '1.00',
+    },
+    {
+      measure: `multipart-upload, ${size / MiB} MiB (median)`,
+      value: `${ourTime.toFixed(2)} s, ${mibPerSecond(size, ourTime).toFixed(0)} MiB/s`,
+      ratio: (ourTime / curlTime).toFixed(2),
+    },
+    {
+      measure: 'multipart-upload peak RSS, 4 MiB file (max of runs)',
+      value: `${(smallRss / 1e6).toFixed(1)} MB`,
+      ratio: '',
+    },
+    {
+      measure: `multipart-upload peak RSS, ${size / MiB} MiB file (max of runs)`,
+      value: `${(bigRss / 1e6).toFixed(1)} MB`,
+      ratio: `+${((bigRss - smallRss) / 1e6).toFixed(1)} MB`,
+    },
+    {
+      measure: 'curl -F peak RSS (max of runs)',
+      value: `${(Math.max(...curls.map((m) => m.peakRss)) / 1e6).toFixed(1)} MB`,
+      ratio: '',
+    },
   ])}`,
 )

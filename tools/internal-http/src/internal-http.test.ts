@@ -63,7 +63,8 @@ describe('serveFile', () => {
     const path = join(dir.path, 'f.txt')
     await writeFile(path, '0123456789')
     const server = createServer((req, res) => {
-      const target = req.url === '/missing' ? join(dir.path, 'nope') : req.url === '/dir' ? dir.path : path
+      const target =
+        req.url === '/missing' ? join(dir.path, 'nope') : req.url === '/dir' ? dir.path : path
       serveFile(req, res, target, { contentType: 'text/plain' }).then((served) => {
         if (!served) res.writeHead(404).end()
       })

@@ -18,7 +18,8 @@ export function requestBody(req: IncomingMessage): Readable {
     body.destroy(error)
   }
   const onAborted = (): void => {
-    if (!req.complete) body.destroy(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
+    if (!req.complete)
+      body.destroy(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
   }
   const body: Readable = new Readable({
     highWaterMark: 64 * 1024,

@@ -44,7 +44,8 @@ export async function serveFile(
     if (code === 'ENOENT' || code === 'ENOTDIR') return false
     throw error
   }
-  const etag = options.etag ?? `"${size.toString(16)}-${Math.floor(modified.getTime()).toString(16)}"`
+  const etag =
+    options.etag ?? `"${size.toString(16)}-${Math.floor(modified.getTime()).toString(16)}"`
   for (const [name, value] of Object.entries(options.headers ?? {})) res.setHeader(name, value)
   res.setHeader('ETag', etag)
   res.setHeader('Last-Modified', modified.toUTCString())

@@ -84,7 +84,8 @@ describe('payloadFile', () => {
 
 describe('runCli', () => {
   it('feeds stdin, collects stdout/stderr and the exit code', async () => {
-    const script = 'process.stdin.pipe(process.stdout); process.stderr.write("err"); process.stdin.on("end", () => { process.exitCode = 3 })'
+    const script =
+      'process.stdin.pipe(process.stdout); process.stderr.write("err"); process.stdin.on("end", () => { process.exitCode = 3 })'
     const result = await runCli(process.execPath, ['-e', script], { input: 'hello' })
     expect(result.code).toBe(3)
     expect(result.stdout.toString()).toBe('hello')
@@ -100,7 +101,8 @@ describe('runCli', () => {
   })
 
   it('measures the peak RSS of a child that allocates 64 MiB', async () => {
-    const script = 'const b = Buffer.alloc(64 * 1024 * 1024, 1); setTimeout(() => console.log(b[0]), 300)'
+    const script =
+      'const b = Buffer.alloc(64 * 1024 * 1024, 1); setTimeout(() => console.log(b[0]), 300)'
     const result = await runCli(process.execPath, ['-e', script], { measureRss: true })
     expect(result.stdout.toString().trim()).toBe('1')
     expect(result.peakRss).toBeGreaterThan(64 * 1024 * 1024)

@@ -205,7 +205,6 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       res.writeContinue()
     }
 
-    const json = wantsJson(req)
     if (boundary !== undefined) {
       // The whole body is hashed only to check a digest the client sent; parts get `algorithms`.
       const meter = new DigestMeter(engine(expectedAlgorithms), maxBodySize)
@@ -221,17 +220,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       try {
         verifyDigests(fields.expected, meter.digests())
         const parts = await commitParts(parsed, algorithms)
-        const answer = json
-          ? `${JSON.stringify({ size: meter.size, parts })}\n`
-          : parts
-              .map((p) => `${p.digests[algorithms[0] ?? '']}  ${p.filename ?? p.name}\n`)
-              .join('')
-        send(
-          req,
-          res,
-          store ? 201 : 200,
-          answer,
-          json ? 'application/json' : 'text/plain; charset=utf-8',
+        sendDigests(req, res, { size: meter.size, parts }, () =>
+          parts.map((p) => `${p.digests[algorithms[0] ?? '']}  ${p.filename ?? p.name}\n`).join(''),
         )
       } finally {
         for (const { pending } of parsed) await pending?.discard()
@@ -254,19 +244,27 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       const first = algorithms[0] ?? ''
       const location = pending ? await pending.commit(first, digests[first] ?? '') : undefined
       if (location) res.setHeader('Location', location)
-      const answer = json
-        ? `${JSON.stringify({ size: sink.size, digests, ...(location ? { location } : {}) })}\n`
-        : `${digests[first]}\n`
-      send(
+      sendDigests(
         req,
         res,
-        store ? 201 : 200,
-        answer,
-        json ? 'application/json' : 'text/plain; charset=utf-8',
+        { size: sink.size, digests, ...(location ? { location } : {}) },
+        () => `${digests[first]}\n`,
       )
     } finally {
       await pending?.discard()
     }
+  }
+
+  /** 201 when stored, else 200; JSON when the client accepts it, else the md5sum-style text. */
+  function sendDigests(
+    req: IncomingMessage,
+    res: ServerResponse,
+    answer: object,
+    text: () => string,
+  ): void {
+    const status = store ? 201 : 200
+    if (wantsJson(req)) send(req, res, status, `${JSON.stringify(answer)}\n`, 'application/json')
+    else send(req, res, status, text(), 'text/plain; charset=utf-8')
   }
 
   async function commitParts(parsed: readonly ParsedPart[], algorithms: readonly string[]) {

@@ -124,7 +124,7 @@ describe('live objects', () => {
     ingest.req.destroy()
     await expect(reading).rejects.toThrow()
     await expect.poll(async () => (await fetch(`${url}/broken`)).status).toBe(404)
-    expect(await readdir(join(root, '.partial'))).toEqual([])
+    await expect.poll(() => readdir(join(root, '.partial'))).toEqual([])
   })
 
   it('DELETE stops an ingest in progress and removes a finished object', async () => {

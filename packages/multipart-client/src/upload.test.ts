@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHashServer } from '@sluice/hash-server'
 import { listen, type PayloadFile, payloadFile, tempDir } from '@sluice/test-utils'
+import { Agent, buildConnector } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   ConnectionError,
@@ -302,6 +303,35 @@ describe('upload()', () => {
         sha256: big.sha256,
       },
     ])
+  })
+
+  it('fails with MPC_ERR_TIMEOUT when the server never answers', async () => {
+    const silent = await listen(
+      createServer((req) => {
+        req.resume()
+      }),
+    )
+    cleanups.push(silent.close)
+    await expect(
+      upload(silent.url, [{ name: 'a', value: 'b' }], { headersTimeout: 200 }),
+    ).rejects.toMatchObject({ code: 'MPC_ERR_TIMEOUT', cause: { code: 'UND_ERR_HEADERS_TIMEOUT' } })
+  })
+
+  it('sends through the dispatcher it is given', async () => {
+    const server = await busboyServer()
+    let connects = 0
+    const connector = buildConnector({})
+    const agent = new Agent({
+      connect: (options, callback) => {
+        connects++
+        connector(options, callback)
+      },
+    })
+    cleanups.push(() => agent.close())
+    const res = await upload(server.url, [{ name: 'a', value: 'b' }], { dispatcher: agent })
+    await res.body.dump()
+    expect(connects).toBe(1)
+    expect(server.requests[0]?.parts[0]?.value).toBe('b')
   })
 
   it('refuses to retry a one-shot stream, and names the part', async () => {

@@ -29,7 +29,14 @@ describe('chunked-server CLI', () => {
   it('exits 2 on bad usage and prints help', async () => {
     const bad = await runCli(process.execPath, [BIN, '--port', 'x'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toContain('--port: "x" is not a TCP port')
+    expect(bad.stderr).toContain('--port: "x" is not a whole number')
+    const lonely = await runCli(process.execPath, [BIN, '-c', 'cert.pem'])
+    expect(lonely.code).toBe(2)
+    expect(lonely.stderr).toContain('--cert and --key go together')
+    const noCors = await runCli(process.execPath, [BIN, '-o', '/nonexistent/cors.json'])
+    expect(noCors.code).toBe(2)
+    expect(noCors.stderr).toContain('--cors: cannot read /nonexistent/cors.json')
+    // RAM-only storage (-r) is not in this version: refused, not silently ignored.
     const unknown = await runCli(process.execPath, [BIN, '-r'])
     expect(unknown.code).toBe(2)
     const help = await runCli(process.execPath, [BIN, '--help'])

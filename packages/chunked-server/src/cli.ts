@@ -1,8 +1,9 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { createChunkedServer } from './handler.js'
+import { parseCorsFile } from './cors.js'
+import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 
-const HELP = `Usage: chunked-server [-i|--port 9094] [-p|--path ./content] [--host 127.0.0.1]
+const HELP = `Usage: chunked-server [options]
 
 A live chunked-transfer origin for low-latency HLS/DASH: PUT or POST an object (chunked or with
 a Content-Length); a GET while it is still arriving gets everything so far and then each chunk as
@@ -10,40 +11,98 @@ it lands, until the upload ends; a finished object is served as a static file (C
 ETag, Range, If-None-Match, HEAD) with the upload's Content-Type and Cache-Control. DELETE
 removes an object (and stops its upload). Finished objects survive a restart.
 
-This version has the ingest, live and static paths; the seed's -c/-k (HTTPS), -o (CORS),
--r (RAM only), -d (expiry) and -w (wait for content) are not in it yet.
+Options (the seed's one-letter flags are aliases):
+  -i, --port N              port (default 9094; 0 picks a free one)
+  -p, --path DIR            directory of the objects (default ./content, created if missing)
+      --host HOST           address to listen on (default 127.0.0.1)
+  -c, --cert FILE           PEM certificate: HTTPS with HTTP/2 and HTTP/1.1 (needs --key)
+  -k, --key FILE            PEM private key (needs --cert)
+  -o, --cors FILE           CORS JSON: {"AllowedOrigins": [...], "AllowedMethods": [...],
+                            "AllowedHeaders": [...]}
+  -d, --expire              delete objects when their upload's Cache-Control max-age runs out
+  -w, --wait MS             a GET for a key not uploaded yet waits this long for it
+                            (default 1000; 0 answers 404 at once); per request: Expires: in=N
+      --max-object-size B   larger uploads get 413 (suffixes k, M, G: powers of 1024)
+      --idle-timeout MS     abort an upload silent this long (default 30000; 0 = never)
+  -h, --help                show this help
 
-Options:
-  -i, --port N      port (default 9094; 0 picks a free one)
-  -p, --path DIR    directory of the objects (default ./content, created if missing)
-      --host HOST   address to listen on (default 127.0.0.1)
-  -h, --help        show this help
+Not in this version: -r (RAM-only storage).
 
 Prints "chunked-server listening on URL"; SIGTERM/SIGINT stop it (uploads in progress are
 aborted, never stored as complete).
 Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
 
-function readOptions(argv: string[]) {
+const SIZE_SUFFIX: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }
+
+function whole(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`${flag}: "${text}" is not a whole number`)
+  return Number(text)
+}
+
+async function readOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
       port: { type: 'string', short: 'i', default: '9094' },
       path: { type: 'string', short: 'p', default: './content' },
       host: { type: 'string', default: '127.0.0.1' },
+      cert: { type: 'string', short: 'c' },
+      key: { type: 'string', short: 'k' },
+      cors: { type: 'string', short: 'o' },
+      expire: { type: 'boolean', short: 'd', default: false },
+      wait: { type: 'string', short: 'w', default: '1000' },
+      'max-object-size': { type: 'string' },
+      'idle-timeout': { type: 'string', default: '30000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
-  const port = Number(values.port)
-  if (!/^\d+$/.test(values.port) || port > 65535)
-    throw new Error(`--port: "${values.port}" is not a TCP port`)
-  return { port, root: values.path, host: values.host, help: values.help }
+  const port = whole('--port', values.port)
+  if (port > 65535) throw new Error(`--port: ${port} is not a TCP port`)
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    throw new Error('--cert and --key go together')
+  }
+  let maxObjectSize: number | undefined
+  if (values['max-object-size'] !== undefined) {
+    const match = /^(\d+)([kmg]?)$/i.exec(values['max-object-size'])
+    if (!match)
+      throw new Error(`--max-object-size: "${values['max-object-size']}" is not a byte size`)
+    maxObjectSize = Number(match[1]) * (SIZE_SUFFIX[(match[2] ?? '').toLowerCase()] ?? 1)
+  }
+  const read = async (flag: string, file: string) => {
+    try {
+      return await readFile(file)
+    } catch (error) {
+      throw new Error(`${flag}: cannot read ${file}: ${(error as Error).message}`)
+    }
+  }
+  let cors: ChunkedServerOptions['cors']
+  if (values.cors !== undefined) {
+    const text = (await read('--cors', values.cors)).toString('utf8')
+    try {
+      cors = parseCorsFile(text)
+    } catch (error) {
+      throw new Error(`--cors: ${values.cors}: ${(error as Error).message}`)
+    }
+  }
+  const server: ChunkedServerOptions = {
+    root: values.path,
+    waitMs: whole('--wait', values.wait),
+    expire: values.expire,
+    ingestIdleTimeout: whole('--idle-timeout', values['idle-timeout']),
+    ...(maxObjectSize === undefined ? {} : { maxObjectSize }),
+    ...(cors ? { cors } : {}),
+    ...(values.cert !== undefined && values.key !== undefined
+      ? { tls: { cert: await read('--cert', values.cert), key: await read('--key', values.key) } }
+      : {}),
+  }
+  return { port, host: values.host, help: values.help, server }
 }
 
 /** Runs the chunked-server command line; sets `process.exitCode` on failure. */
 export async function main(argv: string[]): Promise<void> {
-  let options: ReturnType<typeof readOptions>
+  let options: Awaited<ReturnType<typeof readOptions>>
   try {
-    options = readOptions(argv)
+    options = await readOptions(argv)
   } catch (error) {
     process.stderr.write(
       `chunked-server: ${(error as Error).message}\nTry 'chunked-server --help'.\n`,
@@ -56,8 +115,8 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   try {
-    await mkdir(options.root, { recursive: true })
-    const server = createChunkedServer({ root: options.root })
+    await mkdir(options.server.root, { recursive: true })
+    const server = createChunkedServer(options.server)
     await server.handler.ready
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -66,10 +125,13 @@ export async function main(argv: string[]): Promise<void> {
     const address = server.address()
     const port = typeof address === 'object' && address ? address.port : options.port
     const host = options.host.includes(':') ? `[${options.host}]` : options.host
-    process.stdout.write(`chunked-server listening on http://${host}:${port}\n`)
+    const scheme = options.server.tls ? 'https' : 'http'
+    process.stdout.write(`chunked-server listening on ${scheme}://${host}:${port}\n`)
     const stop = () => {
       server.close(() => process.exit(0))
-      server.closeAllConnections()
+      if ('closeAllConnections' in server) server.closeAllConnections()
+      // HTTP/2 sessions close when their streams end; do not wait for idle clients forever.
+      setTimeout(() => process.exit(0), 2000).unref()
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)

@@ -5,7 +5,7 @@ import { type ClientRequest, request } from 'node:http'
 import { join } from 'node:path'
 import { listen, tempDir } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createChunkedServer } from './index.js'
+import { type ChunkedServerOptions, createChunkedServer } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const cleanups: Array<() => Promise<void>> = []
@@ -13,13 +13,13 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.()
 })
 
-async function start(root?: string) {
+async function start(root?: string, options: Omit<ChunkedServerOptions, 'root'> = {}) {
   const dir = root ?? (await tempDir('chunked-')).path
   if (root === undefined)
     cleanups.push(async () =>
       (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }),
     )
-  const server = createChunkedServer({ root: dir })
+  const server = createChunkedServer({ root: dir, ...options })
   const listening = await listen(server)
   cleanups.push(listening.close)
   return { ...listening, root: dir, server }
@@ -195,7 +195,7 @@ describe('finished objects', () => {
     await ingest.write(Buffer.from('half'))
     await untilLive(`${first.url}/cut`)
     first.server.close()
-    first.server.closeAllConnections()
+    if ('closeAllConnections' in first.server) first.server.closeAllConnections()
     const second = await start(first.root)
     await second.server.handler.ready
     expect((await readAll(`${second.url}/keep`)).body.toString()).toBe('kept')
@@ -231,5 +231,121 @@ describe('bad keys', () => {
       201,
     )
     expect(await readdir(root)).toContain('up')
+  })
+})
+
+describe('wait for content', () => {
+  it('holds a GET for a missing key until its upload starts, with Waited-For-Data-Ms', async () => {
+    const { url } = await start(undefined, { waitMs: 5000 })
+    const reading = fetch(`${url}/next.ts`)
+    await pause(150)
+    expect((await fetch(`${url}/next.ts`, { method: 'PUT', body: 'segment' })).status).toBe(201)
+    const res = await reading
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('segment')
+    expect(Number(res.headers.get('waited-for-data-ms'))).toBeGreaterThanOrEqual(100)
+  })
+
+  it('answers 404 after the wait, and Expires: in=N sets the wait per request', async () => {
+    const { url } = await start(undefined, { waitMs: 100 })
+    const started = Date.now()
+    const res = await fetch(`${url}/never.ts`)
+    expect(res.status).toBe(404)
+    expect(Number(res.headers.get('waited-for-data-ms'))).toBeGreaterThanOrEqual(90)
+    expect(Date.now() - started).toBeLessThan(2000)
+
+    const asked = fetch(`${url}/later.ts`, { headers: { expires: 'in=3' } })
+    await pause(500)
+    await fetch(`${url}/later.ts`, { method: 'PUT', body: 'late' })
+    expect(await (await asked).text()).toBe('late')
+  })
+
+  it('answers at once without a wait', async () => {
+    const { url } = await start()
+    const res = await fetch(`${url}/missing`)
+    expect(res.status).toBe(404)
+    expect(res.headers.get('waited-for-data-ms')).toBeNull()
+  })
+})
+
+describe('CORS', () => {
+  it('echoes one allowed origin with Vary, answers preflights, and ignores other origins', async () => {
+    const { url } = await start(undefined, {
+      cors: { allowedOrigins: ['https://player.example'], allowedHeaders: ['Content-Type'] },
+    })
+    await fetch(`${url}/c.m3u8`, { method: 'PUT', body: '#EXTM3U' })
+    const allowed = await fetch(`${url}/c.m3u8`, { headers: { origin: 'https://player.example' } })
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://player.example')
+    expect(allowed.headers.get('vary')).toBe('Origin')
+    const other = await fetch(`${url}/c.m3u8`, { headers: { origin: 'https://evil.example' } })
+    expect(other.headers.get('access-control-allow-origin')).toBeNull()
+    expect(other.headers.get('vary')).toBe('Origin')
+
+    const preflight = await fetch(`${url}/c.m3u8`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://player.example', 'access-control-request-method': 'PUT' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('Content-Type')
+    const refused = await fetch(`${url}/c.m3u8`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' },
+    })
+    expect(refused.status).toBe(403)
+    const plain = await fetch(`${url}/c.m3u8`, { method: 'OPTIONS' })
+    expect(plain.status).toBe(204)
+    expect(plain.headers.get('allow')).toContain('PUT')
+  })
+})
+
+describe('expiry and limits', () => {
+  it('deletes a finished object when its Cache-Control max-age runs out', async () => {
+    const { url } = await start(undefined, { expire: true })
+    const put = await fetch(`${url}/short.ts`, {
+      method: 'PUT',
+      headers: { 'cache-control': 'public, max-age=1' },
+      body: 'brief',
+    })
+    expect(put.status).toBe(201)
+    await fetch(`${url}/long.ts`, { method: 'PUT', body: 'no max-age' })
+    expect((await fetch(`${url}/short.ts`)).status).toBe(200)
+    await expect
+      .poll(async () => (await fetch(`${url}/short.ts`)).status, { timeout: 4000 })
+      .toBe(404)
+    expect((await fetch(`${url}/long.ts`)).status).toBe(200)
+  })
+
+  it('keeps objects without expire, whatever their max-age', async () => {
+    const { url } = await start()
+    await fetch(`${url}/kept.ts`, {
+      method: 'PUT',
+      headers: { 'cache-control': 'max-age=0' },
+      body: 'x',
+    })
+    await pause(50)
+    expect((await fetch(`${url}/kept.ts`)).status).toBe(200)
+  })
+
+  it('answers 413 to an object over the size limit, sized or chunked, and stores nothing', async () => {
+    const { url, root } = await start(undefined, { maxObjectSize: 1000 })
+    expect((await fetch(`${url}/big`, { method: 'PUT', body: 'x'.repeat(1001) })).status).toBe(413)
+    const ingest = openIngest(`${url}/big2`)
+    await ingest.write(randomBytes(600))
+    await ingest.write(randomBytes(600))
+    expect(await ingest.response).toBe(413)
+    expect((await fetch(`${url}/big2`)).status).toBe(404)
+    await expect.poll(() => readdir(join(root, '.partial'))).toEqual([])
+    expect((await fetch(`${url}/ok`, { method: 'PUT', body: 'x'.repeat(1000) })).status).toBe(201)
+  })
+
+  it('aborts an upload that goes idle, ending its readers abnormally', async () => {
+    const { url } = await start(undefined, { ingestIdleTimeout: 200 })
+    const ingest = openIngest(`${url}/stalled`)
+    await ingest.write(Buffer.from('some'))
+    await untilLive(`${url}/stalled`)
+    const live = await fetch(`${url}/stalled`)
+    await expect(live.arrayBuffer()).rejects.toThrow()
+    expect((await fetch(`${url}/stalled`)).status).toBe(404)
   })
 })

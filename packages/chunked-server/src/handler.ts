@@ -1,6 +1,10 @@
+import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createSecureServer, type Http2SecureServer } from 'node:http2'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { requestBody, serveFile } from '@sluice/internal-http'
+import { applyCors, type CorsOptions } from './cors.js'
 import { Ingest } from './ingest.js'
 import { streamLive } from './live-reader.js'
 import { objectKey } from './object-key.js'
@@ -10,6 +14,25 @@ import { ObjectStore } from './store.js'
 export interface ChunkedServerOptions {
   /** Directory of the objects (the seed's `-p`, default `./content` in the CLI). */
   readonly root: string
+  /**
+   * How long a GET for a key that does not exist yet waits for its upload to start, in ms
+   * (default 0: answer 404 at once). A request may ask for its own wait with `Expires: in=N`
+   * (N seconds, at most 60). Answers after a wait carry `Waited-For-Data-Ms`.
+   */
+  readonly waitMs?: number
+  /** CORS policy (the seed's `-o` file); without it, no CORS headers are sent. */
+  readonly cors?: CorsOptions
+  /** Delete finished objects when the `max-age` of their upload's Cache-Control runs out (`-d`). */
+  readonly expire?: boolean
+  /** Largest object in bytes (default: no limit); a larger upload gets 413 and is not stored. */
+  readonly maxObjectSize?: number
+  /** An upload that sends nothing for this many ms is aborted (default 30 000; 0 = never). */
+  readonly ingestIdleTimeout?: number
+  /**
+   * PEM certificate and key (the seed's `-c`/`-k`): the server speaks HTTPS, HTTP/2 (what Apple's
+   * LL-HLS asks for) and HTTP/1.1 on the same port, chosen by ALPN.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
 }
 
 /** A node:http request listener, with `ready` (the store is set up) and `close()`. */
@@ -42,6 +65,35 @@ function pickHeaders(req: IncomingMessage): Record<string, string> {
   return headers
 }
 
+const MAX_REQUESTED_WAIT_MS = 60_000
+
+/** `Expires: in=N` (seconds) on a GET: how long this request is willing to wait for the key. */
+function requestedWaitMs(req: IncomingMessage): number | undefined {
+  const match = /^\s*in=(\d+(?:\.\d+)?)\s*$/.exec(req.headers.expires ?? '')
+  return match ? Math.min(Number(match[1]) * 1000, MAX_REQUESTED_WAIT_MS) : undefined
+}
+
+/** `max-age` of a Cache-Control value, in seconds. */
+function maxAge(cacheControl: string | undefined): number | undefined {
+  const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?/i.exec(cacheControl ?? '')
+  return match ? Number(match[1]) : undefined
+}
+
+class ObjectTooLargeError extends Error {}
+
+/** Passes bytes through until more than `max` have come, then fails with ObjectTooLargeError. */
+function sizeLimit(key: string, max: number): Transform {
+  let received = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length
+      if (received > max)
+        callback(new ObjectTooLargeError(`${key}: objects are limited to ${max} bytes`))
+      else callback(null, chunk)
+    },
+  })
+}
+
 function answer(res: ServerResponse, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy()
@@ -61,6 +113,42 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   const ready = store.init()
   ready.catch(() => {})
   const live = new Map<string, { ingest: Ingest; req: IncomingMessage }>()
+  // Emits a key when its upload starts: what waiting readers wait for (no polling).
+  const arrivals = new EventEmitter().setMaxListeners(0)
+  const expiries = new Map<string, NodeJS.Timeout>()
+  const idleTimeout = options.ingestIdleTimeout ?? 30_000
+  const maxSize = options.maxObjectSize ?? Number.POSITIVE_INFINITY
+
+  function scheduleExpiry(key: string, expiresAt: number | undefined): void {
+    clearTimeout(expiries.get(key))
+    expiries.delete(key)
+    if (expiresAt === undefined) return
+    const timer = setTimeout(
+      () => {
+        expiries.delete(key)
+        if (!live.has(key)) store.delete(key).catch(() => {})
+      },
+      Math.max(0, expiresAt - Date.now()),
+    )
+    timer.unref()
+    expiries.set(key, timer)
+  }
+
+  function waitForArrival(key: string, ms: number, res: ServerResponse): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (arrived: boolean) => {
+        clearTimeout(timer)
+        arrivals.off(key, onArrival)
+        res.off('close', onClose)
+        resolve(arrived)
+      }
+      const onArrival = () => done(true)
+      const onClose = () => done(false)
+      const timer = setTimeout(() => done(false), ms)
+      arrivals.once(key, onArrival)
+      res.once('close', onClose)
+    })
+  }
 
   async function ingestObject(
     req: IncomingMessage,
@@ -72,17 +160,32 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       return answer(res, 409, `${key} conflicts with an existing object or directory`)
     }
     if (live.has(key)) return answer(res, 409, `${key} is being uploaded by another request`)
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > maxSize)
+      return answer(res, 413, `${key}: objects are limited to ${maxSize} bytes`)
     const { path, file } = await store.createPartial()
     const ingest = new Ingest(key, path, pickHeaders(req))
     live.set(key, { ingest, req })
+    arrivals.emit(key)
+    if (idleTimeout > 0) req.setTimeout(idleTimeout, () => req.destroy(new Error('upload idle')))
     try {
-      await pipeline(requestBody(req), ingest.sink(file))
+      const body = requestBody(req)
+      if (Number.isFinite(maxSize)) await pipeline(body, sizeLimit(key, maxSize), ingest.sink(file))
+      else await pipeline(body, ingest.sink(file))
       if (!req.complete) throw new Error('the upload was cut short')
       await file.sync()
       await file.close()
       const etag = `"${ingest.written.toString(16)}-${Date.now().toString(16)}"`
-      await store.commit(key, path, { size: ingest.written, headers: ingest.headers, etag })
+      const age = options.expire ? maxAge(ingest.headers['cache-control']) : undefined
+      const expiresAt = age === undefined ? undefined : Date.now() + age * 1000
+      await store.commit(key, path, {
+        size: ingest.written,
+        headers: ingest.headers,
+        etag,
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      })
       live.delete(key)
+      scheduleExpiry(key, expiresAt)
       ingest.complete()
       answer(res, 201, `stored ${key} (${ingest.written} bytes)`)
     } catch (error) {
@@ -90,11 +193,21 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       ingest.abort(error as Error)
       await file.close().catch(() => {})
       await store.removePartial(path)
-      if (!req.destroyed) answer(res, 400, `upload of ${key} failed: ${(error as Error).message}`)
+      const status = error instanceof ObjectTooLargeError ? 413 : 400
+      if (!res.headersSent && !res.destroyed) {
+        // HTTP/2 has no Connection header: a stream is reset on its own.
+        if (!req.complete && req.httpVersionMajor === 1) res.setHeader('Connection', 'close')
+        answer(res, status, `upload of ${key} failed: ${(error as Error).message}`)
+      }
     }
   }
 
-  async function readObject(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+  async function readObject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    mayWait = true,
+  ): Promise<void> {
     const current = live.get(key)
     if (current) {
       res.writeHead(200, { ...current.ingest.headers, 'Cache-Control': 'no-cache' })
@@ -103,11 +216,25 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
         return
       }
       // Headers go out at once: a player learns the object is live before its first chunk lands.
-      res.flushHeaders()
+      // (HTTP/2's compatibility response sends them in writeHead already.)
+      if (typeof res.flushHeaders === 'function') res.flushHeaders()
       return streamLive(current.ingest, res)
     }
-    const meta = await store.meta(key)
-    if (meta === undefined) return answer(res, 404, `no object at ${key}`)
+    let meta = await store.meta(key)
+    if (meta?.expiresAt !== undefined && meta.expiresAt <= Date.now()) {
+      await store.delete(key)
+      meta = undefined
+    }
+    if (meta === undefined) {
+      const waitMs = mayWait ? (requestedWaitMs(req) ?? options.waitMs ?? 0) : 0
+      if (waitMs > 0) {
+        const started = Date.now()
+        const arrived = await waitForArrival(key, waitMs, res)
+        res.setHeader('Waited-For-Data-Ms', String(Date.now() - started))
+        if (arrived) return readObject(req, res, key, false)
+      }
+      return answer(res, 404, `no object at ${key}`)
+    }
     const { 'content-type': contentType, ...headers } = meta.headers
     const served = await serveFile(req, res, store.dataPath(key), {
       etag: meta.etag,
@@ -126,14 +253,20 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       res.writeHead(204).end()
       return
     }
+    scheduleExpiry(key, undefined)
     if (await store.delete(key)) res.writeHead(204).end()
     else answer(res, 404, `no object at ${key}`)
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await ready
+    if (options.cors && applyCors(req, res, options.cors)) return
     const target = objectKey(options.root, req.url)
     const method = req.method ?? 'GET'
+    if (method === 'OPTIONS') {
+      res.writeHead(204, { Allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }).end()
+      return
+    }
     if (target === undefined) {
       const status = method === 'PUT' || method === 'POST' ? 400 : 404
       return answer(
@@ -163,6 +296,8 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   return Object.assign(handler, {
     ready,
     close: () => {
+      for (const timer of expiries.values()) clearTimeout(timer)
+      expiries.clear()
       for (const { ingest, req } of live.values()) {
         ingest.abort(new Error('the server is closing'))
         req.destroy()
@@ -172,12 +307,19 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   })
 }
 
-/** Creates (does not start) the origin's HTTP server. */
-export function createChunkedServer(
-  options: ChunkedServerOptions,
-): Server & { handler: ChunkedHandler } {
+/** The origin's server: node:http, or node:http2 (with HTTP/1.1 fallback) when `tls` is set. */
+export type ChunkedServer = (Server | Http2SecureServer) & { readonly handler: ChunkedHandler }
+
+/** Creates (does not start) the origin's server. */
+export function createChunkedServer(options: ChunkedServerOptions): ChunkedServer {
   const handler = createChunkedHandler(options)
-  const server = createServer({ requestTimeout: 0 }, handler)
+  const server: Server | Http2SecureServer = options.tls
+    ? // The compatibility API gives the handler request/response objects shaped like node:http's.
+      createSecureServer(
+        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
+        handler as unknown as Parameters<typeof createSecureServer>[1],
+      )
+    : createServer({ requestTimeout: 0 }, handler)
   server.on('close', () => handler.close())
   return Object.assign(server, { handler })
 }

@@ -1,5 +1,7 @@
+export { type CorsOptions, parseCorsFile } from './cors.js'
 export {
   type ChunkedHandler,
+  type ChunkedServer,
   type ChunkedServerOptions,
   createChunkedHandler,
   createChunkedServer,

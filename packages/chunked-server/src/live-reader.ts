@@ -4,6 +4,12 @@ import type { Ingest } from './ingest.js'
 
 const READ_SIZE = 64 * 1024
 
+/** node:http's response has `destroyed`; HTTP/2's compatibility response has its stream's. */
+function isClosed(res: ServerResponse): boolean {
+  const stream = (res as { stream?: { destroyed: boolean } }).stream
+  return res.destroyed === true || stream?.destroyed === true || res.writableEnded
+}
+
 /** Resolves on the next thing that can change what a live reader does. */
 function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): Promise<void> {
   return new Promise((resolve) => {
@@ -29,7 +35,7 @@ export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<v
   const file = await open(ingest.partialPath, 'r')
   try {
     let position = 0
-    while (!res.destroyed) {
+    while (!isClosed(res)) {
       if (position < ingest.written) {
         const length = Math.min(READ_SIZE, ingest.written - position)
         // A fresh buffer per read: res.write() may hold on to it until the socket takes it.

@@ -17,6 +17,8 @@ export interface ObjectMeta {
   readonly size: number
   readonly headers: Readonly<Record<string, string>>
   readonly etag: string
+  /** When the object expires (ms since the epoch), with `expire` and a `max-age`. */
+  readonly expiresAt?: number
 }
 
 /**

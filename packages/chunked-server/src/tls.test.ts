@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { type ClientHttp2Session, connect } from 'node:http2'
+import { request as httpsRequest } from 'node:https'
+import { join } from 'node:path'
+import { listen, tempDir } from '@sluice/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createChunkedServer } from './index.js'
+
+let dir: Awaited<ReturnType<typeof tempDir>>
+let tls: { cert: Buffer; key: Buffer }
+
+beforeAll(async () => {
+  dir = await tempDir('chunked-tls-')
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(dir.path, 'key.pem'),
+      '-out',
+      join(dir.path, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
+  tls = {
+    cert: await readFile(join(dir.path, 'cert.pem')),
+    key: await readFile(join(dir.path, 'key.pem')),
+  }
+})
+afterAll(() => dir.remove())
+
+function h2(session: ClientHttp2Session, headers: Record<string, string>, body?: Buffer[]) {
+  const stream = session.request(headers)
+  const chunks: Buffer[] = []
+  const done = new Promise<{ status: number; body: Buffer; protocol: string }>(
+    (resolve, reject) => {
+      let status = 0
+      stream.on('response', (h) => {
+        status = Number(h[':status'])
+      })
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('end', () =>
+        resolve({ status, body: Buffer.concat(chunks), protocol: session.alpnProtocol ?? '' }),
+      )
+      stream.on('error', reject)
+    },
+  )
+  return { stream, done, send: body }
+}
+
+describe('HTTPS and HTTP/2', () => {
+  it('ingests and serves live objects over HTTP/2, and HTTP/1.1 over TLS on the same port', async () => {
+    const root = join(dir.path, 'content')
+    const server = await listen(createChunkedServer({ root, tls }))
+    const url = `https://127.0.0.1:${server.port}`
+    const session = connect(url, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    try {
+      const pieces = [randomBytes(70_000), randomBytes(90_000)]
+      const upload = h2(session, {
+        ':method': 'PUT',
+        ':path': '/live/seg.m4s',
+        'content-type': 'video/mp4',
+      })
+      upload.stream.write(pieces[0])
+      await expect
+        .poll(
+          async () =>
+            (await h2(session, { ':method': 'HEAD', ':path': '/live/seg.m4s' }).done).status,
+        )
+        .toBe(200)
+      const reader = h2(session, { ':method': 'GET', ':path': '/live/seg.m4s' })
+      upload.stream.end(pieces[1])
+      const [stored, read] = await Promise.all([upload.done, reader.done])
+      expect(stored.status).toBe(201)
+      expect(read.status).toBe(200)
+      expect(read.protocol).toBe('h2')
+      expect(read.body.equals(Buffer.concat(pieces))).toBe(true)
+
+      const viaHttp1 = await new Promise<{ status: number; body: Buffer; version: string }>(
+        (resolve, reject) => {
+          httpsRequest(`${url}/live/seg.m4s`, { rejectUnauthorized: false }, (res) => {
+            const chunks: Buffer[] = []
+            res.on('data', (chunk: Buffer) => chunks.push(chunk))
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks),
+                version: res.httpVersion,
+              }),
+            )
+          })
+            .on('error', reject)
+            .end()
+        },
+      )
+      expect(viaHttp1).toMatchObject({ status: 200, version: '1.1' })
+      expect(viaHttp1.body.equals(Buffer.concat(pieces))).toBe(true)
+    } finally {
+      session.destroy()
+      await server.close()
+    }
+  })
+})

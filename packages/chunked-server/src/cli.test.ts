@@ -26,6 +26,18 @@ describe('chunked-server CLI', () => {
     }
   })
 
+  it('keeps objects in memory with -r, within --memory-budget', async () => {
+    const child = spawn(process.execPath, [BIN, '-i', '0', '-r', '--memory-budget', '1k'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const [line] = (await once(child.stdout, 'data')) as [Buffer]
+    const url = /listening on (\S+)/.exec(line.toString())?.[1]
+    expect((await fetch(`${url}/a.ts`, { method: 'PUT', body: 'x'.repeat(1000) })).status).toBe(201)
+    expect((await fetch(`${url}/b.ts`, { method: 'PUT', body: 'x'.repeat(100) })).status).toBe(507)
+    child.kill('SIGTERM')
+    expect((await once(child, 'exit'))[0]).toBe(0)
+  })
+
   it('exits 2 on bad usage and prints help', async () => {
     const bad = await runCli(process.execPath, [BIN, '--port', 'x'])
     expect(bad.code).toBe(2)
@@ -36,8 +48,7 @@ describe('chunked-server CLI', () => {
     const noCors = await runCli(process.execPath, [BIN, '-o', '/nonexistent/cors.json'])
     expect(noCors.code).toBe(2)
     expect(noCors.stderr).toContain('--cors: cannot read /nonexistent/cors.json')
-    // RAM-only storage (-r) is not in this version: refused, not silently ignored.
-    const unknown = await runCli(process.execPath, [BIN, '-r'])
+    const unknown = await runCli(process.execPath, [BIN, '-x'])
     expect(unknown.code).toBe(2)
     const help = await runCli(process.execPath, [BIN, '--help'])
     expect(help.code).toBe(0)

@@ -24,15 +24,22 @@ Options (the seed's one-letter flags are aliases):
                             (default 1000; 0 answers 404 at once); per request: Expires: in=N
       --max-object-size B   larger uploads get 413 (suffixes k, M, G: powers of 1024)
       --idle-timeout MS     abort an upload silent this long (default 30000; 0 = never)
+  -r, --memory              keep objects in memory only (nothing on disk, nothing kept
+                            across restarts); uploads that do not fit get 507
+      --memory-budget B     bytes of objects -r may hold (default 512M)
   -h, --help                show this help
-
-Not in this version: -r (RAM-only storage).
 
 Prints "chunked-server listening on URL"; SIGTERM/SIGINT stop it (uploads in progress are
 aborted, never stored as complete).
 Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
 
 const SIZE_SUFFIX: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }
+
+function byteSize(flag: string, text: string): number {
+  const match = /^(\d+)([kmg]?)$/i.exec(text)
+  if (!match) throw new Error(`${flag}: "${text}" is not a byte size`)
+  return Number(match[1]) * (SIZE_SUFFIX[(match[2] ?? '').toLowerCase()] ?? 1)
+}
 
 function whole(flag: string, text: string): number {
   if (!/^\d+$/.test(text)) throw new Error(`${flag}: "${text}" is not a whole number`)
@@ -53,6 +60,8 @@ async function readOptions(argv: string[]) {
       wait: { type: 'string', short: 'w', default: '1000' },
       'max-object-size': { type: 'string' },
       'idle-timeout': { type: 'string', default: '30000' },
+      memory: { type: 'boolean', short: 'r', default: false },
+      'memory-budget': { type: 'string', default: '512M' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -90,6 +99,9 @@ async function readOptions(argv: string[]) {
     expire: values.expire,
     ingestIdleTimeout: whole('--idle-timeout', values['idle-timeout']),
     ...(maxObjectSize === undefined ? {} : { maxObjectSize }),
+    ...(values.memory
+      ? { memoryBudget: byteSize('--memory-budget', values['memory-budget']) }
+      : {}),
     ...(cors ? { cors } : {}),
     ...(values.cert !== undefined && values.key !== undefined
       ? { tls: { cert: await read('--cert', values.cert), key: await read('--key', values.key) } }
@@ -115,7 +127,8 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   try {
-    await mkdir(options.server.root, { recursive: true })
+    if (options.server.memoryBudget === undefined)
+      await mkdir(options.server.root, { recursive: true })
     const server = createChunkedServer(options.server)
     await server.handler.ready
     await new Promise<void>((resolve, reject) => {

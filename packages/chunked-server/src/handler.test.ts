@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readdir } from 'node:fs/promises'
+import { readdir, readlink } from 'node:fs/promises'
 import { type ClientRequest, request } from 'node:http'
 import { join } from 'node:path'
 import { listen, tempDir } from '@sluice/test-utils'
@@ -201,6 +201,39 @@ describe('finished objects', () => {
     expect((await readAll(`${second.url}/keep`)).body.toString()).toBe('kept')
     expect((await fetch(`${second.url}/cut`)).status).toBe(404)
     expect(await readdir(join(first.root, '.partial'))).toEqual([])
+  })
+})
+
+describe('file descriptors', () => {
+  it('leaks none across many GETs of finished, live and missing objects', async () => {
+    const { url, root } = await start()
+    await fetch(`${url}/static.ts`, { method: 'PUT', body: randomBytes(200_000) })
+    const ingest = openIngest(`${url}/live.ts`)
+    await ingest.write(randomBytes(1000))
+    await untilLive(`${url}/live.ts`)
+    // Files under the store's root opened by this process (sockets and others do not count).
+    const openFds = async () => {
+      let count = 0
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+        if (target.startsWith(root)) count++
+      }
+      return count
+    }
+    const before = await openFds()
+    for (let i = 0; i < 40; i++) {
+      await (await fetch(`${url}/static.ts`)).arrayBuffer()
+      await (await fetch(`${url}/missing.ts`)).arrayBuffer()
+      const controller = new AbortController()
+      const live = await fetch(`${url}/live.ts`, { signal: controller.signal })
+      controller.abort()
+      await live.arrayBuffer().catch(() => {})
+    }
+    ingest.req.end()
+    expect(await ingest.response).toBe(201)
+    // Only the upload's own file was open before; once it is stored, nothing is.
+    expect(before).toBe(1)
+    await expect.poll(openFds).toBe(0)
   })
 })
 

@@ -3,17 +3,24 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { requestBody, serveFile } from '@sluice/internal-http'
+import { requestBody } from '@sluice/internal-http'
 import { applyCors, type CorsOptions } from './cors.js'
+import { DiskStorage } from './disk-storage.js'
 import { Ingest } from './ingest.js'
 import { streamLive } from './live-reader.js'
+import { MemoryStorage } from './memory-storage.js'
 import { objectKey } from './object-key.js'
-import { ObjectStore } from './store.js'
+import { InsufficientStorageError, type Storage } from './storage.js'
 
 /** Options of {@link createChunkedHandler} and {@link createChunkedServer}. */
 export interface ChunkedServerOptions {
   /** Directory of the objects (the seed's `-p`, default `./content` in the CLI). */
   readonly root: string
+  /**
+   * Keep objects in memory only (the seed's `-r`), within this many bytes; an upload that does not
+   * fit gets 507. Nothing is written under `root` and nothing survives a restart.
+   */
+  readonly memoryBudget?: number
   /**
    * How long a GET for a key that does not exist yet waits for its upload to start, in ms
    * (default 0: answer 404 at once). A request may ask for its own wait with `Expires: in=N`
@@ -109,7 +116,10 @@ function answer(res: ServerResponse, status: number, message: string): void {
  * upload's content headers; DELETE removes it (and stops an upload in progress).
  */
 export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHandler {
-  const store = new ObjectStore(options.root)
+  const store: Storage =
+    options.memoryBudget === undefined
+      ? new DiskStorage(options.root)
+      : new MemoryStorage(options.memoryBudget)
   const ready = store.init()
   ready.catch(() => {})
   const live = new Map<string, { ingest: Ingest; req: IncomingMessage }>()
@@ -163,22 +173,20 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > maxSize)
       return answer(res, 413, `${key}: objects are limited to ${maxSize} bytes`)
-    const { path, file } = await store.createPartial()
-    const ingest = new Ingest(key, path, pickHeaders(req))
+    const ingest = new Ingest(key, pickHeaders(req))
+    const pending = await store.begin(ingest)
     live.set(key, { ingest, req })
     arrivals.emit(key)
     if (idleTimeout > 0) req.setTimeout(idleTimeout, () => req.destroy(new Error('upload idle')))
     try {
       const body = requestBody(req)
-      if (Number.isFinite(maxSize)) await pipeline(body, sizeLimit(key, maxSize), ingest.sink(file))
-      else await pipeline(body, ingest.sink(file))
+      if (Number.isFinite(maxSize)) await pipeline(body, sizeLimit(key, maxSize), pending.sink)
+      else await pipeline(body, pending.sink)
       if (!req.complete) throw new Error('the upload was cut short')
-      await file.sync()
-      await file.close()
       const etag = `"${ingest.written.toString(16)}-${Date.now().toString(16)}"`
       const age = options.expire ? maxAge(ingest.headers['cache-control']) : undefined
       const expiresAt = age === undefined ? undefined : Date.now() + age * 1000
-      await store.commit(key, path, {
+      await pending.commit({
         size: ingest.written,
         headers: ingest.headers,
         etag,
@@ -191,9 +199,13 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     } catch (error) {
       live.delete(key)
       ingest.abort(error as Error)
-      await file.close().catch(() => {})
-      await store.removePartial(path)
-      const status = error instanceof ObjectTooLargeError ? 413 : 400
+      await pending.discard()
+      const status =
+        error instanceof ObjectTooLargeError
+          ? 413
+          : error instanceof InsufficientStorageError
+            ? 507
+            : 400
       if (!res.headersSent && !res.destroyed) {
         // HTTP/2 has no Connection header: a stream is reset on its own.
         if (!req.complete && req.httpVersionMajor === 1) res.setHeader('Connection', 'close')
@@ -235,13 +247,7 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       }
       return answer(res, 404, `no object at ${key}`)
     }
-    const { 'content-type': contentType, ...headers } = meta.headers
-    const served = await serveFile(req, res, store.dataPath(key), {
-      etag: meta.etag,
-      ...(contentType === undefined ? {} : { contentType }),
-      headers,
-    })
-    if (!served) answer(res, 404, `no object at ${key}`)
+    if (!(await store.serve(req, res, key, meta))) answer(res, 404, `no object at ${key}`)
   }
 
   async function deleteObject(res: ServerResponse, key: string): Promise<void> {

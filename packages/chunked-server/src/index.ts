@@ -6,4 +6,4 @@ export {
   createChunkedHandler,
   createChunkedServer,
 } from './handler.js'
-export type { ObjectMeta } from './store.js'
+export type { ObjectMeta } from './storage.js'

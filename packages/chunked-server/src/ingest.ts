@@ -1,44 +1,38 @@
 import { EventEmitter } from 'node:events'
-import type { FileHandle } from 'node:fs/promises'
-import { Writable } from 'node:stream'
-import { writeAll } from '@sluice/internal-http'
+
+/** Reads the bytes of an object while it is being stored, at any position. */
+export interface ByteReader {
+  /** Up to `length` bytes from `position` (fewer only at the end of what is stored). */
+  read(position: number, length: number): Promise<Buffer>
+  close(): Promise<void>
+}
 
 /**
- * An object being uploaded. Its bytes go to a file (the buffer every live reader reads from);
- * `written` is how many are on disk. Events: `data` (more bytes written), `end` (complete and
- * committed), `abort` (the upload failed: readers must end abnormally).
+ * An object being uploaded. `written` counts the bytes stored so far (what live readers may
+ * read). Events: `data` (more bytes stored), `end` (complete and committed), `abort` (the upload
+ * failed: readers must end abnormally).
  */
 export class Ingest extends EventEmitter {
   readonly key: string
-  readonly partialPath: string
   /** Content headers of the upload, replayed to readers. */
   readonly headers: Readonly<Record<string, string>>
   written = 0
   state: 'receiving' | 'complete' | 'aborted' = 'receiving'
+  /** Opens a reader of the stored bytes; set by the storage when the upload begins. */
+  openReader: () => Promise<ByteReader> = () => Promise.reject(new Error('no storage yet'))
 
-  constructor(key: string, partialPath: string, headers: Record<string, string>) {
+  constructor(key: string, headers: Record<string, string>) {
     super()
     this.key = key
-    this.partialPath = partialPath
     this.headers = headers
     // Readers come and go; there is no leak in having many.
     this.setMaxListeners(0)
   }
 
-  /** A Writable that appends to `file` and announces every chunk once it is written. */
-  sink(file: FileHandle): Writable {
-    return new Writable({
-      highWaterMark: 64 * 1024,
-      writev: (chunks, callback) => {
-        const buffers = chunks.map((entry) => entry.chunk as Buffer)
-        const length = buffers.reduce((sum, chunk) => sum + chunk.length, 0)
-        writeAll(file, buffers).then(() => {
-          this.written += length
-          this.emit('data')
-          callback()
-        }, callback)
-      },
-    })
+  /** `length` more bytes are stored. */
+  advance(length: number): void {
+    this.written += length
+    this.emit('data')
   }
 
   complete(): void {

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import type { Ingest } from './ingest.js'
 
@@ -12,6 +11,8 @@ function isClosed(res: ServerResponse): boolean {
 
 /** Resolves on the next thing that can change what a live reader does. */
 function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): Promise<void> {
+  // A response that closed before we listen would never say so again.
+  if (isClosed(res)) return Promise.resolve()
   return new Promise((resolve) => {
     const done = () => {
       ingest.off('data', done).off('end', done).off('abort', done)
@@ -25,29 +26,24 @@ function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): 
 }
 
 /**
- * Sends an object that is still arriving: everything written so far, then each chunk as it
- * lands, until the ingest ends. The file is the buffer, read at this reader's own position, so a
- * slow reader holds one 64 KiB read in memory and never loses a byte; it waits on events, never
+ * Sends an object that is still arriving: everything stored so far, then each chunk as it lands,
+ * until the ingest ends. The storage is the buffer, read at this reader's own position, so a slow
+ * reader holds one 64 KiB read in memory and never loses a byte; it waits on events, never
  * polls. An aborted ingest (or DELETE) destroys the response: the client sees an incomplete
  * chunked body, never a clean end.
  */
 export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<void> {
-  const file = await open(ingest.partialPath, 'r')
+  const reader = await ingest.openReader()
   try {
     let position = 0
     while (!isClosed(res)) {
       if (position < ingest.written) {
         const length = Math.min(READ_SIZE, ingest.written - position)
-        // A fresh buffer per read: res.write() may hold on to it until the socket takes it.
-        const { bytesRead, buffer } = await file.read(
-          Buffer.allocUnsafe(length),
-          0,
-          length,
-          position,
-        )
-        if (bytesRead === 0) throw new Error(`${ingest.key}: stored data is shorter than announced`)
-        position += bytesRead
-        if (!res.write(buffer.subarray(0, bytesRead))) await nextEvent(ingest, res, true)
+        const bytes = await reader.read(position, length)
+        if (bytes.length === 0)
+          throw new Error(`${ingest.key}: stored data is shorter than announced`)
+        position += bytes.length
+        if (!res.write(bytes)) await nextEvent(ingest, res, true)
         continue
       }
       if (ingest.state === 'complete') {
@@ -61,6 +57,6 @@ export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<v
       await nextEvent(ingest, res, false)
     }
   } finally {
-    await file.close()
+    await reader.close()
   }
 }

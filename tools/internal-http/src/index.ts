@@ -1,5 +1,10 @@
 export { type ByteRange, parseByteRange } from './byte-range.js'
 export { requestBody } from './request-body.js'
 export { resolveUnderRoot } from './resolve-path.js'
-export { type ServeFileOptions, serveFile } from './serve-file.js'
+export {
+  type Representation,
+  type ServeFileOptions,
+  serveFile,
+  serveRepresentation,
+} from './serve-file.js'
 export { writeAll } from './write-all.js'

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseByteRange } from './byte-range.js'
 
@@ -12,6 +13,15 @@ export interface ServeFileOptions {
   readonly headers?: Readonly<Record<string, string>>
 }
 
+/** A complete representation to answer a GET or HEAD with. */
+export interface Representation extends ServeFileOptions {
+  readonly size: number
+  readonly etag: string
+  readonly lastModified?: Date
+  /** The bytes from `start` to `end` inclusive. */
+  open(start: number, end: number): Readable
+}
+
 function matches(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false
   return header.split(',').some((tag) => {
@@ -21,45 +31,33 @@ function matches(header: string | undefined, etag: string): boolean {
 }
 
 /**
- * Answers a GET or HEAD with a regular file: Content-Length, ETag, Last-Modified, Accept-Ranges,
- * one byte range (206, or 416 when unsatisfiable), If-None-Match (304). Resolves false, having
- * written nothing, when `path` is not a regular file. The file is streamed with pipeline(), so a
- * client that goes away closes the file descriptor.
+ * Answers a GET or HEAD with a complete representation: Content-Length, ETag, Last-Modified,
+ * Accept-Ranges, one byte range (206, or 416 when unsatisfiable), If-None-Match (304). The body is
+ * streamed with pipeline(), so a client that goes away closes the source.
  */
-export async function serveFile(
+export async function serveRepresentation(
   req: IncomingMessage,
   res: ServerResponse,
-  path: string,
-  options: ServeFileOptions = {},
-): Promise<boolean> {
-  let size: number
-  let modified: Date
-  try {
-    const info = await stat(path)
-    if (!info.isFile()) return false
-    size = info.size
-    modified = info.mtime
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false
-    throw error
-  }
-  const etag =
-    options.etag ?? `"${size.toString(16)}-${Math.floor(modified.getTime()).toString(16)}"`
-  for (const [name, value] of Object.entries(options.headers ?? {})) res.setHeader(name, value)
+  representation: Representation,
+): Promise<void> {
+  const { size, etag } = representation
+  for (const [name, value] of Object.entries(representation.headers ?? {}))
+    res.setHeader(name, value)
   res.setHeader('ETag', etag)
-  res.setHeader('Last-Modified', modified.toUTCString())
+  if (representation.lastModified) {
+    res.setHeader('Last-Modified', representation.lastModified.toUTCString())
+  }
   res.setHeader('Accept-Ranges', 'bytes')
   if (matches(req.headers['if-none-match'], etag)) {
     res.writeHead(304).end()
-    return true
+    return
   }
   const range = parseByteRange(req.headers.range, size)
   if (range === 'unsatisfiable') {
     res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end()
-    return true
+    return
   }
-  res.setHeader('Content-Type', options.contentType ?? 'application/octet-stream')
+  res.setHeader('Content-Type', representation.contentType ?? 'application/octet-stream')
   const start = range?.start ?? 0
   const end = range?.end ?? size - 1
   res.statusCode = range === undefined ? 200 : 206
@@ -67,8 +65,37 @@ export async function serveFile(
   res.setHeader('Content-Length', end - start + 1)
   if (req.method === 'HEAD' || end < start) {
     res.end()
-    return true
+    return
   }
-  await pipeline(createReadStream(path, { start, end }), res)
+  await pipeline(representation.open(start, end), res)
+}
+
+/**
+ * {@link serveRepresentation} for a regular file. Resolves false, having written nothing, when
+ * `path` is not a regular file.
+ */
+export async function serveFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  options: ServeFileOptions = {},
+): Promise<boolean> {
+  let info: Awaited<ReturnType<typeof stat>>
+  try {
+    info = await stat(path)
+    if (!info.isFile()) return false
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    throw error
+  }
+  const { size, mtime } = info
+  await serveRepresentation(req, res, {
+    ...options,
+    size,
+    etag: options.etag ?? `"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`,
+    lastModified: mtime,
+    open: (start, end) => createReadStream(path, { start, end }),
+  })
   return true
 }

@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable, Writable } from 'node:stream'
+import { serveRepresentation } from '@sluice/internal-http'
+import type { ByteReader, Ingest } from './ingest.js'
+import {
+  InsufficientStorageError,
+  type ObjectMeta,
+  type PendingUpload,
+  type Storage,
+} from './storage.js'
+
+interface StoredObject {
+  readonly chunks: readonly Buffer[]
+  readonly meta: ObjectMeta
+  readonly storedAt: Date
+}
+
+/** Reads a growing list of chunks at any position; sequential reads cost O(1) each. */
+function chunkReader(chunks: readonly Buffer[]): ByteReader {
+  let index = 0
+  let start = 0
+  return {
+    read: async (position, length) => {
+      if (position < start) {
+        index = 0
+        start = 0
+      }
+      while (index < chunks.length && start + (chunks[index]?.length ?? 0) <= position) {
+        start += chunks[index]?.length ?? 0
+        index++
+      }
+      const chunk = chunks[index]
+      if (chunk === undefined) return Buffer.alloc(0)
+      return chunk.subarray(position - start, position - start + length)
+    },
+    close: async () => {},
+  }
+}
+
+function* slices(chunks: readonly Buffer[], from: number, to: number): Generator<Buffer> {
+  let offset = 0
+  for (const chunk of chunks) {
+    const end = offset + chunk.length
+    if (end > from && offset <= to) {
+      yield chunk.subarray(Math.max(0, from - offset), Math.min(chunk.length, to - offset + 1))
+    }
+    offset = end
+    if (offset > to) return
+  }
+}
+
+/**
+ * Objects in memory only (`-r`): nothing touches the disk and nothing survives a restart. Every
+ * stored byte, finished or arriving, counts against `budget`; an upload that would pass it fails
+ * with {@link InsufficientStorageError} (507) and is dropped.
+ */
+export class MemoryStorage implements Storage {
+  readonly budget: number
+  used = 0
+  readonly #objects = new Map<string, StoredObject>()
+
+  constructor(budget: number) {
+    this.budget = budget
+  }
+
+  async init(): Promise<void> {}
+
+  async prepareKey(): Promise<boolean> {
+    return true
+  }
+
+  async begin(ingest: Ingest): Promise<PendingUpload> {
+    const chunks: Buffer[] = []
+    let held = 0
+    ingest.openReader = async () => chunkReader(chunks)
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.used + chunk.length > this.budget) {
+          callback(
+            new InsufficientStorageError(`the memory budget of ${this.budget} bytes is full`),
+          )
+          return
+        }
+        // A copy: a socket chunk is a slice of a larger read buffer it would keep alive.
+        chunks.push(Buffer.from(chunk))
+        held += chunk.length
+        this.used += chunk.length
+        ingest.advance(chunk.length)
+        callback()
+      },
+    })
+    return {
+      sink,
+      commit: async (meta) => {
+        this.#drop(ingest.key)
+        this.#objects.set(ingest.key, { chunks, meta, storedAt: new Date() })
+        held = 0
+      },
+      discard: async () => {
+        this.used -= held
+        held = 0
+      },
+    }
+  }
+
+  #drop(key: string): boolean {
+    const existing = this.#objects.get(key)
+    if (existing === undefined) return false
+    this.#objects.delete(key)
+    this.used -= existing.meta.size
+    return true
+  }
+
+  async meta(key: string): Promise<ObjectMeta | undefined> {
+    return this.#objects.get(key)?.meta
+  }
+
+  async serve(req: IncomingMessage, res: ServerResponse, key: string): Promise<boolean> {
+    const object = this.#objects.get(key)
+    if (object === undefined) return false
+    const { 'content-type': contentType, ...headers } = object.meta.headers
+    await serveRepresentation(req, res, {
+      size: object.meta.size,
+      etag: object.meta.etag,
+      lastModified: object.storedAt,
+      ...(contentType === undefined ? {} : { contentType }),
+      headers,
+      open: (start, end) => Readable.from(slices(object.chunks, start, end)),
+    })
+    return true
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#drop(key)
+  }
+}

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { serveFile, writeAll } from '@sluice/internal-http'
+import { BlockCache } from './block-cache.js'
 import type { Ingest } from './ingest.js'
 import { RESERVED } from './object-key.js'
 import type { ObjectMeta, PendingUpload, Storage } from './storage.js'
@@ -58,28 +59,14 @@ export class DiskStorage implements Storage {
       closed = true
       await file.close()
     }
-    ingest.openReader = async () => {
-      const reader = await open(path, 'r')
-      return {
-        read: async (position, length) => {
-          // A fresh buffer per read: the response may hold on to it until the socket takes it.
-          const { bytesRead, buffer } = await reader.read(
-            Buffer.allocUnsafe(length),
-            0,
-            length,
-            position,
-          )
-          return buffer.subarray(0, bytesRead)
-        },
-        close: () => reader.close(),
-      }
-    }
+    const cache = new BlockCache(path)
+    ingest.openReader = async () => cache.acquire(() => ingest.written)
     const sink = new Writable({
       highWaterMark: 64 * 1024,
       writev: (chunks, callback) => {
         const buffers = chunks.map((entry) => entry.chunk as Buffer)
         writeAll(file, buffers).then(() => {
-          ingest.advance(buffers.reduce((sum, chunk) => sum + chunk.length, 0))
+          ingest.advance(buffers)
           callback()
         }, callback)
       },
@@ -89,6 +76,7 @@ export class DiskStorage implements Storage {
       commit: async (meta) => {
         await file.sync()
         await close()
+        await cache.end()
         const key = ingest.key
         const metaPath = this.#metaPath(key)
         await rm(metaPath, { force: true })
@@ -99,6 +87,7 @@ export class DiskStorage implements Storage {
       },
       discard: async () => {
         await close().catch(() => {})
+        await cache.end()
         await rm(path, { force: true })
       },
     }

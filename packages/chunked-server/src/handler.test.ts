@@ -127,8 +127,8 @@ describe('live objects', () => {
     await expect.poll(() => readdir(join(root, '.partial'))).toEqual([])
   })
 
-  it('DELETE stops an ingest in progress and removes a finished object', async () => {
-    const { url } = await start()
+  it('DELETE stops an ingest in progress (leaving no file behind) and removes a finished object', async () => {
+    const { url, root } = await start()
     const ingest = openIngest(`${url}/gone`)
     await ingest.write(randomBytes(1000))
     await untilLive(`${url}/gone`)
@@ -138,6 +138,8 @@ describe('live objects', () => {
     expect((await fetch(`${url}/gone`, { method: 'DELETE' })).status).toBe(204)
     await expect(reading).rejects.toThrow()
     expect((await fetch(`${url}/gone`)).status).toBe(404)
+    await expect.poll(() => readdir(join(root, '.partial'))).toEqual([])
+    expect(await readdir(root)).not.toContain('gone')
 
     expect((await fetch(`${url}/done`, { method: 'PUT', body: 'x' })).status).toBe(201)
     expect((await fetch(`${url}/done`, { method: 'DELETE' })).status).toBe(204)
@@ -231,8 +233,9 @@ describe('file descriptors', () => {
     }
     ingest.req.end()
     expect(await ingest.response).toBe(201)
-    // Only the upload's own file was open before; once it is stored, nothing is.
-    expect(before).toBe(1)
+    // Only the upload's own file (written, and read for its readers) was open before; once it is
+    // stored and its readers are gone, nothing is.
+    expect(before).toBe(2)
     await expect.poll(openFds).toBe(0)
   })
 })

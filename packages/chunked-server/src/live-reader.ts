@@ -27,9 +27,9 @@ function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): 
 
 /**
  * Sends an object that is still arriving: everything stored so far, then each chunk as it lands,
- * until the ingest ends. The storage is the buffer, read at this reader's own position, so a slow
- * reader holds one 64 KiB read in memory and never loses a byte; it waits on events, never
- * polls. An aborted ingest (or DELETE) destroys the response: the client sees an incomplete
+ * until the ingest ends. The storage is the buffer, read at this reader's own position (through
+ * the in-memory tail, or blocks shared by all readers), so a slow reader holds at most one 64 KiB
+ * block and never loses a byte; it waits on events, never polls. An aborted ingest (or DELETE) destroys the response: the client sees an incomplete
  * chunked body, never a clean end.
  */
 export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<void> {
@@ -39,7 +39,7 @@ export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<v
     while (!isClosed(res)) {
       if (position < ingest.written) {
         const length = Math.min(READ_SIZE, ingest.written - position)
-        const bytes = await reader.read(position, length)
+        const bytes = ingest.readTail(position, length) ?? (await reader.read(position, length))
         if (bytes.length === 0)
           throw new Error(`${ingest.key}: stored data is shorter than announced`)
         position += bytes.length

@@ -82,10 +82,11 @@ export class MemoryStorage implements Storage {
           return
         }
         // A copy: a socket chunk is a slice of a larger read buffer it would keep alive.
-        chunks.push(Buffer.from(chunk))
+        const copy = Buffer.from(chunk)
+        chunks.push(copy)
         held += chunk.length
         this.used += chunk.length
-        ingest.advance(chunk.length)
+        ingest.advance([copy])
         callback()
       },
     })

@@ -95,7 +95,8 @@ export async function serveFile(
     size,
     etag: options.etag ?? `"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`,
     lastModified: mtime,
-    open: (start, end) => createReadStream(path, { start, end }),
+    // 256 KiB reads: a quarter of the syscalls and writes of the 64 KiB default.
+    open: (start, end) => createReadStream(path, { start, end, highWaterMark: 256 * 1024 }),
   })
   return true
 }

@@ -1,0 +1,279 @@
+// Benchmark of @sluice/chunked-server (issue: live origin for low-latency HLS/DASH).
+//   pnpm --filter @sluice/bench bench:chunked-server [-- --readers 500 --size-mib 256 --runs 3]
+// 1. `readers` live GETs of one ingest of `size-mib` MiB, every byte compared; server peak RSS.
+// 2. ingest -> reader latency of small chunks (p50/p99) at 500 chunks/s.
+// 3. static throughput of the finished object against nginx serving the same file, same run.
+// Loopback only; every load is bounded in count and time.
+import { execFile, spawn } from 'node:child_process'
+import { randomFillSync } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { type IncomingMessage, request } from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, promisify } from 'node:util'
+import { samplePeakRss } from '@sluice/test-utils'
+import { MiB, median, mibPerSecond, startServerProcess, table } from './measure.js'
+
+const { values } = parseArgs({
+  options: {
+    readers: { type: 'string', default: '500' },
+    'size-mib': { type: 'string', default: '256' },
+    runs: { type: 'string', default: '3' },
+  },
+})
+const readers = Number(values.readers)
+const size = Number(values['size-mib']) * MiB
+const runs = Number(values.runs)
+const CLI = fileURLToPath(new URL('../../../packages/chunked-server/bin.js', import.meta.url))
+const WORK = fileURLToPath(new URL('../../../.bench/chunked-server', import.meta.url))
+const execFileAsync = promisify(execFile)
+
+function get(url: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, resolve)
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** PUTs `payload` in 64 KiB chunks as fast as the server takes them. */
+function ingest(url: string, payload: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'PUT',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked' },
+    })
+    req.on('error', reject)
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    let offset = 0
+    const write = () => {
+      while (offset < payload.length) {
+        const chunk = payload.subarray(offset, offset + 64 * 1024)
+        offset += chunk.length
+        if (!req.write(chunk)) {
+          req.once('drain', write)
+          return
+        }
+      }
+      req.end()
+    }
+    write()
+  })
+}
+
+/** Reads a live object and compares every byte with `payload`; resolves with the bytes read. */
+async function readExact(url: string, payload: Buffer): Promise<number> {
+  const res = await get(url)
+  if (res.statusCode !== 200) throw new Error(`reader got ${res.statusCode}`)
+  let position = 0
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (!chunk.equals(payload.subarray(position, position + chunk.length))) {
+      throw new Error(`byte mismatch at ${position}`)
+    }
+    position += chunk.length
+  }
+  if (position !== payload.length)
+    throw new Error(`reader got ${position} of ${payload.length} bytes`)
+  return position
+}
+
+async function liveFanOut(payload: Buffer) {
+  const root = join(WORK, 'live')
+  await rm(root, { recursive: true, force: true })
+  const server = await startServerProcess(process.execPath, [
+    CLI,
+    '-i',
+    '0',
+    '-p',
+    root,
+    '-w',
+    '30000',
+  ])
+  const rss = server.child.pid ? samplePeakRss(server.child.pid, 20) : undefined
+  try {
+    const started = process.hrtime.bigint()
+    // Every reader asks before the object exists and is held by wait-for-content.
+    const reading = Array.from({ length: readers }, () =>
+      readExact(`${server.url}/live/seg.ts`, payload),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const status = await ingest(`${server.url}/live/seg.ts`, payload)
+    if (status !== 201) throw new Error(`ingest answered ${status}`)
+    const bytes = (await Promise.all(reading)).reduce((a, b) => a + b, 0)
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    return { seconds, bytes, peakRss: rss?.stop() ?? 0 }
+  } finally {
+    rss?.stop()
+    await server.stop()
+  }
+}
+
+/** Chunks of 64 bytes, each starting with its send time; `listeners` readers note the delay. */
+async function latency(listeners: number, chunks: number, perSecond: number) {
+  const root = join(WORK, 'latency')
+  await rm(root, { recursive: true, force: true })
+  const server = await startServerProcess(process.execPath, [
+    CLI,
+    '-i',
+    '0',
+    '-p',
+    root,
+    '-w',
+    '30000',
+  ])
+  const delays: number[] = []
+  try {
+    const reading = Array.from({ length: listeners }, async () => {
+      const res = await get(`${server.url}/lat.bin`)
+      let pending = Buffer.alloc(0)
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        const now = process.hrtime.bigint()
+        pending = Buffer.concat([pending, chunk])
+        while (pending.length >= 64) {
+          delays.push(Number(now - pending.readBigUInt64LE(0)) / 1e6)
+          pending = pending.subarray(64)
+        }
+      }
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${server.url}/lat.bin`, {
+        method: 'PUT',
+        agent: false,
+        headers: { 'transfer-encoding': 'chunked' },
+      })
+      req.on('error', reject)
+      req.on('response', (res) => {
+        res.resume()
+        resolve()
+      })
+      req.setNoDelay(true)
+      let sent = 0
+      const timer = setInterval(() => {
+        const record = Buffer.alloc(64)
+        record.writeBigUInt64LE(process.hrtime.bigint(), 0)
+        req.write(record)
+        if (++sent === chunks) {
+          clearInterval(timer)
+          req.end()
+        }
+      }, 1000 / perSecond)
+    })
+    await Promise.all(reading)
+  } finally {
+    await server.stop()
+  }
+  delays.sort((a, b) => a - b)
+  const at = (q: number) =>
+    delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? Number.NaN
+  return { count: delays.length, p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? Number.NaN }
+}
+
+/** MiB/s of `count` concurrent curl downloads of `url`. */
+async function download(url: string, count: number): Promise<number> {
+  const started = process.hrtime.bigint()
+  await Promise.all(
+    Array.from({ length: count }, () =>
+      execFileAsync('curl', ['-sS', '--fail', '-o', '/dev/null', url]),
+    ),
+  )
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  return mibPerSecond(size * count, seconds)
+}
+
+async function startNginx(root: string): Promise<{ url: string; stop(): Promise<void> } | string> {
+  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))
+  if (nginx === undefined) return 'nginx is not installed (apt-get install nginx)'
+  const prefix = join(WORK, 'nginx')
+  await mkdir(join(prefix, 'logs'), { recursive: true })
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  await writeFile(
+    join(prefix, 'nginx.conf'),
+    `daemon off; master_process off; worker_processes 1; user root; error_log ${prefix}/logs/error.log; pid ${prefix}/nginx.pid;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  server { listen 127.0.0.1:${port}; root ${root}; } }\n`,
+  )
+  const child = spawn(nginx, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 50; i++) {
+    try {
+      await execFileAsync('curl', ['-sS', '-o', '/dev/null', url])
+      return {
+        url,
+        stop: async () => {
+          child.kill('SIGTERM')
+          await new Promise((resolve) => child.once('exit', resolve))
+        },
+      }
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  child.kill('SIGKILL')
+  return 'nginx did not start'
+}
+
+async function staticThroughput(payload: Buffer) {
+  const root = join(WORK, 'static')
+  await rm(root, { recursive: true, force: true })
+  const server = await startServerProcess(process.execPath, [CLI, '-i', '0', '-p', root])
+  const nginx = await startNginx(root)
+  const ours: number[] = []
+  const theirs: number[] = []
+  try {
+    if ((await ingest(`${server.url}/vod/file.ts`, payload)) !== 201)
+      throw new Error('ingest failed')
+    for (let run = 0; run < runs; run++) {
+      ours.push(await download(`${server.url}/vod/file.ts`, 4))
+      if (typeof nginx !== 'string') theirs.push(await download(`${nginx.url}/vod/file.ts`, 4))
+    }
+  } finally {
+    await server.stop()
+    if (typeof nginx !== 'string') await nginx.stop()
+  }
+  return { ours: median(ours), nginx: typeof nginx === 'string' ? nginx : median(theirs) }
+}
+
+await mkdir(WORK, { recursive: true })
+console.log(
+  `chunked-server benchmark: ${readers} readers, ${size / MiB} MiB ingest, node ${process.version}`,
+)
+const payload = randomFillSync(Buffer.allocUnsafe(size))
+const fan = await liveFanOut(payload)
+const lat = await latency(10, 2000, 500)
+const stat = await staticThroughput(payload)
+console.log(
+  `\n${table([
+    {
+      measure: `${readers} live readers of one ${size / MiB} MiB ingest`,
+      value: `all ${readers} byte-exact, ${mibPerSecond(fan.bytes, fan.seconds).toFixed(0)} MiB/s delivered in ${fan.seconds.toFixed(1)} s`,
+      ratio: '',
+    },
+    { measure: '  server peak RSS', value: `${(fan.peakRss / 1e6).toFixed(1)} MB`, ratio: '' },
+    {
+      measure: `ingest -> reader latency, 64 B chunks at 500/s, 10 readers (${lat.count} samples)`,
+      value: `p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms`,
+      ratio: '',
+    },
+    {
+      measure: 'static GET, 4 concurrent curl (median)',
+      value: `${stat.ours.toFixed(0)} MiB/s`,
+      ratio: typeof stat.nginx === 'number' ? (stat.ours / stat.nginx).toFixed(2) : '',
+    },
+    {
+      measure: 'nginx, same file, same run (median)',
+      value:
+        typeof stat.nginx === 'number'
+          ? `${stat.nginx.toFixed(0)} MiB/s`
+          : `not measured: ${stat.nginx}`,
+      ratio: typeof stat.nginx === 'number' ? '1.00' : '',
+    },
+  ])}`,
+)

@@ -1,58 +1,67 @@
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { FstreamError } from './errors.js'
-import { readResource } from './read-resource.js'
+import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
+import { follow } from './follow.js'
 
-const HELP = `Usage: fstream-follow [--offset N] URL
+const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--token T] URL
 
-Writes a resource of an fstream server to stdout, from byte N (default 0).
+Writes a resource of an fstream server to stdout from byte N (negative: from the end), then
+every byte appended to it live, until the server says the resource is complete (nobody appends).
 
-This version reads the resource's stored content with a plain GET and exits when it has all of
-it; following live appends over WebSocket (fstream.v1) is not in it yet.
+  --offset N   start at byte N (default 0; -100 = the last 100 bytes)
+  --wait       wait for a resource that was never written instead of exiting 3
+  --token T    bearer token for a server that requires one
+  -v           say on stderr when the resource is complete
 
-Exit codes: 0 done, 1 connection failed or the transfer broke, 2 bad usage,
-3 no such resource (404), 4 not authorized (401/403).`
-
-const EXIT_CODES: Readonly<Record<string, number>> = {
-  FSTREAM_ERR_NOT_FOUND: 3,
-  FSTREAM_ERR_UNAUTHORIZED: 4,
-}
+${EXIT_CODES_HELP}`
 
 /** Runs fstream-follow; sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
   let url: string
-  let offset: number
+  let values: {
+    offset: string
+    wait: boolean
+    token?: string | undefined
+    v: boolean
+    help: boolean
+  }
   try {
-    const { values, positionals } = parseArgs({
+    const parsed = parseArgs({
       args: argv,
       allowPositionals: true,
+      allowNegative: false,
       options: {
         offset: { type: 'string', default: '0' },
+        wait: { type: 'boolean', default: false },
+        token: { type: 'string' },
+        v: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     })
+    values = parsed.values
     if (values.help) {
       process.stdout.write(`${HELP}\n`)
       return
     }
-    if (positionals.length !== 1) throw new Error('expected exactly one URL')
-    url = positionals[0] ?? ''
-    if (!/^https?:\/\//.test(url)) throw new Error(`not an http(s) URL: ${url}`)
-    offset = Number(values.offset)
-    if (!/^\d+$/.test(values.offset))
+    if (parsed.positionals.length !== 1) throw new Error('expected exactly one URL')
+    url = checkUrl(parsed.positionals[0])
+    if (!/^-?\d+$/.test(values.offset))
       throw new Error(`--offset: "${values.offset}" is not a byte offset`)
   } catch (error) {
-    process.stderr.write(
-      `fstream-follow: ${(error as Error).message}\nTry 'fstream-follow --help'.\n`,
-    )
-    process.exitCode = 2
+    usage('fstream-follow', (error as Error).message)
     return
   }
   try {
-    await pipeline(await readResource(url, { offset }), process.stdout)
+    await pipeline(
+      follow(url, {
+        offset: Number(values.offset),
+        wait: values.wait,
+        ...(values.token === undefined ? {} : { token: values.token }),
+      }),
+      process.stdout,
+    )
+    if (values.v) process.stderr.write('fstream-follow: the resource is complete\n')
   } catch (error) {
-    const code = error instanceof FstreamError ? (EXIT_CODES[error.code] ?? 1) : 1
-    process.stderr.write(`fstream-follow: ${(error as Error).message}\n`)
-    process.exitCode = code
+    fail('fstream-follow', error)
   }
 }

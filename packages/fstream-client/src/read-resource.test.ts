@@ -83,7 +83,7 @@ describe('fstream-follow CLI', () => {
     expect(missing.code).toBe(3)
     expect(missing.stderr).toContain('no such resource (404)')
     expect((await runCli(process.execPath, [BIN, 'http://127.0.0.1:1/x'])).code).toBe(1)
-    const usage = await runCli(process.execPath, [BIN, '--offset', '-1', `${server.url}/x`])
+    const usage = await runCli(process.execPath, [BIN, '--offset', 'x', `${server.url}/x`])
     expect(usage.code).toBe(2)
   })
 })

@@ -2,20 +2,22 @@ import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createFstreamServer } from './server.js'
 
-const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080]
+const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080] [--token T]
 
-Serves the resources stored under DIR over HTTP: GET/HEAD /path answers the resource's current
-content (Range supported), 404 if it was never written. Never lists directories; nothing outside
-DIR can be reached.
-
-This version serves stored resources only; appending and following over WebSocket (fstream.v1)
-are not in it yet.
+Live resources under DIR. One appender at a time writes to a resource over a WebSocket
+(subprotocol fstream.v1, header X-Verb: APPEND or ?verb=APPEND); any number of followers read it
+live (?offset=N, negative from the end; ?wait=1 for a resource not written yet); GET/HEAD /path
+answers the stored content (Range supported), 404 if it was never written. Never lists
+directories; nothing outside DIR can be reached.
 
 Options:
-  --root DIR     directory of the resources (required)
-  --host HOST    address to listen on (default 127.0.0.1)
-  --port N       port (default 8080; 0 picks a free one)
-  -h, --help     show this help
+  --root DIR             directory of the resources (required)
+  --host HOST            address to listen on (default 127.0.0.1)
+  --port N               port (default 8080; 0 picks a free one)
+  --token T              bearer token required to append (header or ?token=)
+  --follow-token T       bearer token required to follow and GET
+  --max-size BYTES       largest resource (default: no limit)
+  -h, --help             show this help
 
 Prints "fstream-server listening on URL" once it accepts connections; SIGTERM/SIGINT stop it.
 Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
@@ -23,7 +25,15 @@ Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
 class UsageError extends Error {}
 
 async function readOptions(argv: string[]) {
-  let values: { root?: string | undefined; host: string; port: string; help: boolean }
+  let values: {
+    root?: string | undefined
+    host: string
+    port: string
+    token?: string | undefined
+    'follow-token'?: string | undefined
+    'max-size'?: string | undefined
+    help: boolean
+  }
   try {
     values = parseArgs({
       args: argv,
@@ -31,6 +41,9 @@ async function readOptions(argv: string[]) {
         root: { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '8080' },
+        token: { type: 'string' },
+        'follow-token': { type: 'string' },
+        'max-size': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values
@@ -44,7 +57,20 @@ async function readOptions(argv: string[]) {
   const port = Number(values.port)
   if (!/^\d+$/.test(values.port) || port > 65535)
     throw new UsageError(`--port: "${values.port}" is not a TCP port`)
-  return { root: values.root, host: values.host, port }
+  const maxSize = values['max-size']
+  if (maxSize !== undefined && !/^\d+$/.test(maxSize)) {
+    throw new UsageError(`--max-size: "${maxSize}" is not a byte count`)
+  }
+  return {
+    host: values.host,
+    port,
+    server: {
+      root: values.root,
+      ...(values.token === undefined ? {} : { appendToken: values.token }),
+      ...(values['follow-token'] === undefined ? {} : { followToken: values['follow-token'] }),
+      ...(maxSize === undefined ? {} : { maxResourceSize: Number(maxSize) }),
+    },
+  }
 }
 
 /** Runs the fstream-server command line; sets `process.exitCode` on failure. */
@@ -63,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${HELP}\n`)
     return
   }
-  const server = createFstreamServer({ root: options.root })
+  const server = createFstreamServer(options.server)
   const { host, port } = options
   server.once('error', (error) => {
     process.stderr.write(`fstream-server: cannot start: ${error.message}\n`)

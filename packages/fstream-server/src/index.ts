@@ -1,6 +1,8 @@
 export {
   createFstreamServer,
+  createHandlers,
   createRequestHandler,
-  type FstreamRequestHandler,
+  type FstreamHandlers,
   type FstreamServerOptions,
+  PROTOCOL,
 } from './server.js'

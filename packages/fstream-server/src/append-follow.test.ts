@@ -1,0 +1,189 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { listen, tempDir } from '@sluice/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { createFstreamServer, type FstreamServerOptions, PROTOCOL } from './index.js'
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.()
+})
+
+async function start(options: Partial<FstreamServerOptions> = {}) {
+  const dir = await tempDir('fstream-ws-')
+  cleanups.push(dir.remove)
+  const server = await listen(createFstreamServer({ root: dir.path, ...options }))
+  cleanups.push(server.close)
+  return { ...server, root: dir.path, ws: server.url.replace('http', 'ws') }
+}
+
+interface Session extends WebSocket {
+  /** Control messages received so far. */
+  control: Array<{ type: string; offset: number }>
+  /** Binary frames received so far. */
+  frames: Buffer[]
+}
+
+/**
+ * Opens a WebSocket that records every message from the start (frames can arrive in the same
+ * packet as the handshake); rejects with the HTTP status of a refusal.
+ */
+function connect(url: string, headers: Record<string, string> = {}): Promise<Session> {
+  return new Promise((resolve, reject) => {
+    const ws = Object.assign(new WebSocket(url, PROTOCOL, { headers, perMessageDeflate: false }), {
+      control: [] as Session['control'],
+      frames: [] as Buffer[],
+    })
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) ws.frames.push(data)
+      else ws.control.push(JSON.parse(data.toString()) as { type: string; offset: number })
+    })
+    ws.once('open', () => resolve(ws))
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error('refused'), { status: res.statusCode })),
+    )
+    ws.once('error', reject)
+  })
+}
+
+/** Appends chunks and resolves with the last acknowledged offset once the server closed. */
+async function appendAll(ws: Session, chunks: Buffer[]): Promise<number> {
+  const start = () => ws.control.find((m) => m.type === 'ready')?.offset ?? -1
+  const acked = () => ws.control.filter((m) => m.type === 'ack').at(-1)?.offset ?? -1
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
+  for (const chunk of chunks) ws.send(chunk)
+  while (start() < 0 || acked() < start() + total) await once(ws, 'message')
+  ws.close(1000)
+  await once(ws, 'close')
+  return acked()
+}
+
+/** Follows until the server closes; resolves with the bytes and the close code. */
+async function followAll(ws: Session): Promise<{ bytes: Buffer; code: number }> {
+  const [code] = (await once(ws, 'close')) as [number]
+  return { bytes: Buffer.concat(ws.frames), code }
+}
+
+describe('APPEND and FOLLOW (fstream.v1)', () => {
+  it('gives live, late and offset followers every binary byte, then closes 1000', async () => {
+    const { ws, url } = await start()
+    const live = await connect(`${ws}/logs/app.bin?wait=1`)
+    const following = followAll(live)
+    const appender = await connect(`${ws}/logs/app.bin`, { 'x-verb': 'APPEND' })
+    const chunks = Array.from({ length: 30 }, (_, i) => randomBytes(1000 + i * 3000))
+    const all = Buffer.concat(chunks)
+    expect(await appendAll(appender, chunks)).toBe(all.length)
+    const result = await following
+    expect(result.code).toBe(1000)
+    expect(sha256(result.bytes)).toBe(sha256(all))
+
+    const late = await followAll(await connect(`${ws}/logs/app.bin`))
+    expect(sha256(late.bytes)).toBe(sha256(all))
+    const tail = await followAll(await connect(`${ws}/logs/app.bin?offset=-100`))
+    expect(tail.bytes.equals(all.subarray(all.length - 100))).toBe(true)
+    const from = await followAll(await connect(`${ws}/logs/app.bin?offset=5000`))
+    expect(from.bytes.equals(all.subarray(5000))).toBe(true)
+
+    const plain = await fetch(`${url}/logs/app.bin`)
+    expect(sha256(Buffer.from(await plain.arrayBuffer()))).toBe(sha256(all))
+  })
+
+  it('refuses a second appender with 409 before the upgrade, and ?verb=APPEND works too', async () => {
+    const { ws } = await start()
+    const first = await connect(`${ws}/one?verb=APPEND`)
+    await expect(connect(`${ws}/one`, { 'x-verb': 'APPEND' })).rejects.toMatchObject({
+      status: 409,
+    })
+    expect(await appendAll(first, [Buffer.from('data')])).toBe(4)
+    const second = await connect(`${ws}/one`, { 'x-verb': 'APPEND' })
+    expect(await appendAll(second, [Buffer.from('more')])).toBe(8)
+  })
+
+  it('resumes only at the exact length with ?offset=N', async () => {
+    const { ws, root } = await start()
+    await writeFile(join(root, 'r'), 'abc')
+    await expect(connect(`${ws}/r?verb=APPEND&offset=2`)).rejects.toMatchObject({ status: 409 })
+    const resumed = await connect(`${ws}/r?verb=APPEND&offset=3`)
+    expect(await appendAll(resumed, [Buffer.from('def')])).toBe(6)
+    expect(await readFile(join(root, 'r'), 'utf8')).toBe('abcdef')
+  })
+
+  it('answers 404 to FOLLOW of a resource never written, 400 without the subprotocol', async () => {
+    const { ws } = await start()
+    await expect(connect(`${ws}/never`)).rejects.toMatchObject({ status: 404 })
+    const plain = new WebSocket(`${ws}/never`)
+    plain.on('error', () => {})
+    const [, res] = (await once(plain, 'unexpected-response')) as [unknown, { statusCode: number }]
+    expect(res.statusCode).toBe(400)
+    plain.terminate()
+  })
+
+  it('keeps the appender at full speed while a follower is stalled', async () => {
+    const { ws } = await start()
+    const stalledSocket = await connect(`${ws}/busy?wait=1`)
+    // The stalled follower never reads: its TCP window fills, the server stops sending to it.
+    ;(stalledSocket as unknown as { _socket: { pause(): void } })._socket.pause()
+    const appender = await connect(`${ws}/busy`, { 'x-verb': 'APPEND' })
+    const chunks = Array.from({ length: 64 }, () => randomBytes(256 * 1024))
+    const started = Date.now()
+    expect(await appendAll(appender, chunks)).toBe(16 * 1024 * 1024)
+    expect(Date.now() - started).toBeLessThan(5000)
+    const healthy = await followAll(await connect(`${ws}/busy`))
+    expect(sha256(healthy.bytes)).toBe(sha256(Buffer.concat(chunks)))
+    stalledSocket.terminate()
+  })
+
+  it('keeps acknowledged data across a server restart mid-stream', async () => {
+    const dir = await tempDir('fstream-restart-')
+    cleanups.push(dir.remove)
+    const first = await listen(createFstreamServer({ root: dir.path }))
+    const ws1 = first.url.replace('http', 'ws')
+    const appender = await connect(`${ws1}/stream?verb=APPEND`)
+    const acked: number[] = []
+    appender.on('message', (data) =>
+      acked.push((JSON.parse(data.toString()) as { offset: number }).offset),
+    )
+    const part = randomBytes(300_000)
+    appender.send(part)
+    while (!acked.includes(part.length)) await once(appender, 'message')
+    appender.on('error', () => {})
+    await first.close()
+
+    const second = await listen(createFstreamServer({ root: dir.path }))
+    cleanups.push(second.close)
+    const ws2 = second.url.replace('http', 'ws')
+    const resumed = await connect(`${ws2}/stream?verb=APPEND&offset=${part.length}`)
+    const more = randomBytes(1000)
+    expect(await appendAll(resumed, [more])).toBe(part.length + more.length)
+    const all = await followAll(await connect(`${ws2}/stream`))
+    expect(sha256(all.bytes)).toBe(sha256(Buffer.concat([part, more])))
+  })
+
+  it('requires tokens when set, by header or query', async () => {
+    const { ws, url, root } = await start({ appendToken: 'w', followToken: 'r' })
+    await mkdir(join(root, 'd'))
+    await writeFile(join(root, 'd', 'f'), 'x')
+    await expect(connect(`${ws}/d/f?verb=APPEND`)).rejects.toMatchObject({ status: 401 })
+    const appender = await connect(`${ws}/d/f?verb=APPEND`, { authorization: 'Bearer w' })
+    expect(await appendAll(appender, [Buffer.from('y')])).toBe(2)
+    await expect(connect(`${ws}/d/f`)).rejects.toMatchObject({ status: 401 })
+    expect((await followAll(await connect(`${ws}/d/f?token=r`))).bytes.toString()).toBe('xy')
+    expect((await fetch(`${url}/d/f`)).status).toBe(401)
+    expect(await (await fetch(`${url}/d/f?token=r`)).text()).toBe('xy')
+  })
+
+  it('closes an append past the size limit with 1009, keeping what was acknowledged', async () => {
+    const { ws, root } = await start({ maxResourceSize: 10 })
+    const appender = await connect(`${ws}/small?verb=APPEND`)
+    appender.send(Buffer.from('12345'))
+    while (!appender.control.some((m) => m.type === 'ack')) await once(appender, 'message')
+    appender.send(Buffer.from('678901'))
+    const [code] = (await once(appender, 'close')) as [number]
+    expect(code).toBe(1009)
+    expect(await readFile(join(root, 'small'), 'utf8')).toBe('12345')
+  })
+})

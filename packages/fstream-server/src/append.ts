@@ -1,0 +1,97 @@
+import type { FileHandle } from 'node:fs/promises'
+import { writeAll } from '@sluice/internal-http'
+import type { WebSocket } from 'ws'
+import type { LiveResource } from './resources.js'
+
+/** Bytes received but not yet written at which the appender's socket is paused. */
+const PAUSE_AT = 4 * 1024 * 1024
+
+export interface AppendOptions {
+  readonly maxSize: number
+  readonly heartbeatMs: number
+}
+
+/**
+ * Runs one APPEND session: `{"type":"ready","offset":N}` first (the resource's length); then
+ * binary frames are appended in order, and after each batch is written and fsynced, a text frame
+ * `{"type":"ack","offset":N}` tells the appender that the first N bytes of the resource are
+ * durable. Text frames from the appender are ignored. The session ends when the
+ * appender closes (everything received is written and synced first) or stops answering pings.
+ */
+export function runAppend(
+  ws: WebSocket,
+  file: FileHandle,
+  resource: LiveResource,
+  options: AppendOptions,
+): Promise<void> {
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  let writing: Promise<void> | undefined
+  let failed = false
+
+  const flush = async (): Promise<void> => {
+    while (pending.length > 0 && !failed) {
+      const batch = pending
+      pending = []
+      const bytes = pendingBytes
+      pendingBytes = 0
+      await writeAll(file, batch)
+      resource.grow(resource.size + bytes)
+      await file.datasync()
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ack', offset: resource.size }))
+      if (ws.isPaused && pendingBytes < PAUSE_AT) ws.resume()
+    }
+  }
+  const schedule = () => {
+    writing ??= flush()
+      .catch((error: Error) => {
+        failed = true
+        ws.close(1011, `cannot store: ${error.message}`.slice(0, 120))
+      })
+      .finally(() => {
+        writing = undefined
+        if (pending.length > 0 && !failed) schedule()
+      })
+  }
+
+  // Where this session starts: a client that did not ask for an offset learns it here.
+  ws.send(JSON.stringify({ type: 'ready', offset: resource.size }))
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || failed) return
+    if (resource.size + pendingBytes + data.length > options.maxSize) {
+      failed = true
+      ws.close(1009, `the resource may not grow past ${options.maxSize} bytes`)
+      return
+    }
+    pending.push(data)
+    pendingBytes += data.length
+    if (pendingBytes >= PAUSE_AT) ws.pause()
+    schedule()
+  })
+
+  let alive = true
+  ws.on('pong', () => {
+    alive = true
+  })
+  const heartbeat = setInterval(() => {
+    if (!alive) {
+      ws.terminate()
+      return
+    }
+    alive = false
+    ws.ping()
+  }, options.heartbeatMs)
+  heartbeat.unref()
+
+  return new Promise((resolve) => {
+    ws.once('close', () => {
+      clearInterval(heartbeat)
+      const done = async () => {
+        while (writing) await writing
+        await file.close().catch(() => {})
+        resolve()
+      }
+      done()
+    })
+  })
+}

@@ -1,0 +1,69 @@
+import { type FileHandle, stat } from 'node:fs/promises'
+import type { WebSocket } from 'ws'
+import type { LiveResource } from './resources.js'
+
+const READ_SIZE = 64 * 1024
+
+function send(ws: WebSocket, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ws.send(chunk, { binary: true }, (error) => (error ? reject(error) : resolve()))
+  })
+}
+
+/** Resolves on the next event that can change what the follower does. */
+function nextEvent(ws: WebSocket, resource: LiveResource): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      resource.off('data', done).off('end', done)
+      ws.off('close', done)
+      resolve()
+    }
+    resource.once('data', done).once('end', done)
+    ws.once('close', done)
+  })
+}
+
+/**
+ * Runs one FOLLOW session: binary frames from `offset` to the end of the file, then live data as
+ * it is appended; close 1000 once the follower has everything and nobody appends. A follower
+ * reads the stored file at its own pace, one 64 KiB read at a time, waiting for each frame to be
+ * handed to its socket: a slow follower costs the appender and the others nothing.
+ */
+export async function runFollow(
+  ws: WebSocket,
+  file: FileHandle,
+  path: string,
+  offset: number,
+  live: () => LiveResource | undefined,
+): Promise<void> {
+  try {
+    const storedSize = async () => live()?.size ?? (await stat(path)).size
+    let position = offset < 0 ? Math.max(0, (await storedSize()) + offset) : offset
+    while (ws.readyState === ws.OPEN) {
+      const size = await storedSize()
+      if (position < size) {
+        const length = Math.min(READ_SIZE, size - position)
+        const { bytesRead, buffer } = await file.read(
+          Buffer.allocUnsafe(length),
+          0,
+          length,
+          position,
+        )
+        if (bytesRead === 0) break
+        position += bytesRead
+        await send(ws, buffer.subarray(0, bytesRead))
+        continue
+      }
+      const resource = live()
+      if (resource === undefined || !resource.appending) {
+        ws.close(1000, 'end of resource')
+        break
+      }
+      await nextEvent(ws, resource)
+    }
+  } catch {
+    ws.terminate()
+  } finally {
+    await file.close()
+  }
+}

@@ -13,9 +13,9 @@ export interface AppendOptions {
 
 /**
  * Runs one APPEND session: `{"type":"ready","offset":N}` first (the resource's length); then
- * binary frames are appended in order, and after each batch is written and fsynced, a text frame
- * `{"type":"ack","offset":N}` tells the appender that the first N bytes of the resource are
- * durable. Text frames from the appender are ignored. The session ends when the
+ * binary frames are appended in order, and as fsyncs complete (beside the writes, each covering
+ * all that was written before it started), a text frame `{"type":"ack","offset":N}` tells the
+ * appender that the first N bytes of the resource are durable. Text frames from the appender are ignored. The session ends when the
  * appender closes (everything received is written and synced first) or stops answering pings.
  */
 export function runAppend(
@@ -27,8 +27,31 @@ export function runAppend(
   let pending: Buffer[] = []
   let pendingBytes = 0
   let writing: Promise<void> | undefined
+  let syncing: Promise<void> | undefined
+  let durable = resource.size
   let failed = false
 
+  const fail = (error: Error) => {
+    failed = true
+    ws.close(1011, `cannot store: ${error.message}`.slice(0, 120))
+  }
+  // Durability runs beside the writes: each fsync covers everything written before it started,
+  // so acknowledgements come as often as the disk allows without slowing the writes down.
+  const sync = (): Promise<void> => {
+    syncing ??= (async () => {
+      while (durable < resource.size && !failed) {
+        const target = resource.size
+        await file.datasync()
+        durable = target
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ack', offset: durable }))
+      }
+    })()
+      .catch(fail)
+      .finally(() => {
+        syncing = undefined
+      })
+    return syncing
+  }
   const flush = async (): Promise<void> => {
     while (pending.length > 0 && !failed) {
       const batch = pending
@@ -37,17 +60,13 @@ export function runAppend(
       pendingBytes = 0
       await writeAll(file, batch)
       resource.grow(resource.size + bytes)
-      await file.datasync()
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ack', offset: resource.size }))
+      sync()
       if (ws.isPaused && pendingBytes < PAUSE_AT) ws.resume()
     }
   }
   const schedule = () => {
     writing ??= flush()
-      .catch((error: Error) => {
-        failed = true
-        ws.close(1011, `cannot store: ${error.message}`.slice(0, 120))
-      })
+      .catch(fail)
       .finally(() => {
         writing = undefined
         if (pending.length > 0 && !failed) schedule()
@@ -88,6 +107,7 @@ export function runAppend(
       clearInterval(heartbeat)
       const done = async () => {
         while (writing) await writing
+        while (syncing || (durable < resource.size && !failed)) await (syncing ?? sync())
         await file.close().catch(() => {})
         resolve()
       }

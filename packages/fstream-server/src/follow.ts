@@ -2,7 +2,9 @@ import { type FileHandle, stat } from 'node:fs/promises'
 import type { WebSocket } from 'ws'
 import type { LiveResource } from './resources.js'
 
-const READ_SIZE = 64 * 1024
+const READ_SIZE = 256 * 1024
+/** Bytes queued on a follower's socket before it waits for them to be sent. */
+const QUEUE_LIMIT = 256 * 1024
 
 function send(ws: WebSocket, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -26,8 +28,8 @@ function nextEvent(ws: WebSocket, resource: LiveResource): Promise<void> {
 /**
  * Runs one FOLLOW session: binary frames from `offset` to the end of the file, then live data as
  * it is appended; close 1000 once the follower has everything and nobody appends. A follower
- * reads the stored file at its own pace, one 64 KiB read at a time, waiting for each frame to be
- * handed to its socket: a slow follower costs the appender and the others nothing.
+ * reads the stored file at its own pace in 256 KiB reads, and waits whenever more than 256 KiB are
+ * queued on its socket: a slow follower costs the appender and the others nothing.
  */
 export async function runFollow(
   ws: WebSocket,
@@ -51,7 +53,9 @@ export async function runFollow(
         )
         if (bytesRead === 0) break
         position += bytesRead
-        await send(ws, buffer.subarray(0, bytesRead))
+        const sent = send(ws, buffer.subarray(0, bytesRead))
+        if (ws.bufferedAmount > QUEUE_LIMIT) await sent
+        else sent.catch(() => {})
         continue
       }
       const resource = live()

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runCli, tempDir } from '@sluice/test-utils'
+import { runCli, startServerProcess, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
@@ -12,30 +10,29 @@ describe('chunked-server CLI', () => {
     const dir = await tempDir('chunked-cli-')
     try {
       const root = join(dir.path, 'content')
-      const child = spawn(process.execPath, [BIN, '-i', '0', '-p', root], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      const [line] = (await once(child.stdout, 'data')) as [Buffer]
-      const url = /listening on (\S+)/.exec(line.toString())?.[1]
+      const cli = await startServerProcess(process.execPath, [BIN, '-i', '0', '-p', root])
+      const { url } = cli
       expect((await fetch(`${url}/a.ts`, { method: 'PUT', body: 'segment' })).status).toBe(201)
       expect(await (await fetch(`${url}/a.ts`)).text()).toBe('segment')
-      child.kill('SIGTERM')
-      expect((await once(child, 'exit'))[0]).toBe(0)
+      expect(await cli.stop()).toBe(0)
     } finally {
       await dir.remove()
     }
   })
 
   it('keeps objects in memory with -r, within --memory-budget', async () => {
-    const child = spawn(process.execPath, [BIN, '-i', '0', '-r', '--memory-budget', '1k'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const [line] = (await once(child.stdout, 'data')) as [Buffer]
-    const url = /listening on (\S+)/.exec(line.toString())?.[1]
+    const cli = await startServerProcess(process.execPath, [
+      BIN,
+      '-i',
+      '0',
+      '-r',
+      '--memory-budget',
+      '1k',
+    ])
+    const { url } = cli
     expect((await fetch(`${url}/a.ts`, { method: 'PUT', body: 'x'.repeat(1000) })).status).toBe(201)
     expect((await fetch(`${url}/b.ts`, { method: 'PUT', body: 'x'.repeat(100) })).status).toBe(507)
-    child.kill('SIGTERM')
-    expect((await once(child, 'exit'))[0]).toBe(0)
+    expect(await cli.stop()).toBe(0)
   })
 
   it('exits 2 on bad usage and prints help', async () => {

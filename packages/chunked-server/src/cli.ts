@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { serveUntilSignal } from '@sluice/internal-http'
 import { parseCorsFile } from './cors.js'
 import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 
@@ -131,23 +132,12 @@ export async function main(argv: string[]): Promise<void> {
       await mkdir(options.server.root, { recursive: true })
     const server = createChunkedServer(options.server)
     await server.handler.ready
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(options.port, options.host, resolve)
+    await serveUntilSignal(server, {
+      name: 'chunked-server',
+      host: options.host,
+      port: options.port,
+      scheme: options.server.tls ? 'https' : 'http',
     })
-    const address = server.address()
-    const port = typeof address === 'object' && address ? address.port : options.port
-    const host = options.host.includes(':') ? `[${options.host}]` : options.host
-    const scheme = options.server.tls ? 'https' : 'http'
-    process.stdout.write(`chunked-server listening on ${scheme}://${host}:${port}\n`)
-    const stop = () => {
-      server.close(() => process.exit(0))
-      if ('closeAllConnections' in server) server.closeAllConnections()
-      // HTTP/2 sessions close when their streams end; do not wait for idle clients forever.
-      setTimeout(() => process.exit(0), 2000).unref()
-    }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
   } catch (error) {
     process.stderr.write(`chunked-server: cannot start: ${(error as Error).message}\n`)
     process.exit(1)

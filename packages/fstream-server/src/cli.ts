@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { serveUntilSignal } from '@sluice/internal-http'
 import { createFstreamServer } from './server.js'
 
 const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080] [--token T]
@@ -89,23 +90,14 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${HELP}\n`)
     return
   }
-  const server = createFstreamServer(options.server)
-  const { host, port } = options
-  server.once('error', (error) => {
-    process.stderr.write(`fstream-server: cannot start: ${error.message}\n`)
-    process.exit(1)
-  })
-  server.listen(port, host, () => {
-    const address = server.address()
-    const bound = typeof address === 'object' && address ? address.port : port
-    process.stdout.write(
-      `fstream-server listening on http://${host.includes(':') ? `[${host}]` : host}:${bound}\n`,
-    )
-  })
-  const stop = () => {
-    server.close(() => process.exit(0))
-    server.closeAllConnections()
+  try {
+    await serveUntilSignal(createFstreamServer(options.server), {
+      name: 'fstream-server',
+      host: options.host,
+      port: options.port,
+    })
+  } catch (error) {
+    process.stderr.write(`fstream-server: cannot start: ${(error as Error).message}\n`)
+    process.exitCode = 1
   }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
 }

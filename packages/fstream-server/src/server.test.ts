@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listen, runCli, tempDir } from '@sluice/test-utils'
+import { listen, runCli, startServerProcess, tempDir } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFstreamServer } from './index.js'
 
@@ -65,17 +63,11 @@ describe('plain GET/HEAD of stored resources', () => {
 
 describe('fstream-server CLI', () => {
   it('serves --root and stops on SIGTERM with exit 0', async () => {
-    const child = spawn(process.execPath, [BIN, '--root', root, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const [line] = (await once(child.stdout, 'data')) as [Buffer]
-    const url = /listening on (\S+)/.exec(line.toString())?.[1]
-    expect(url).toBeDefined()
-    const res = await fetch(`${url}/logs/app.log`)
+    const cli = await startServerProcess(process.execPath, [BIN, '--root', root, '--port', '0'])
+    const res = await fetch(`${cli.url}/logs/app.log`)
     expect(res.status).toBe(200)
     await res.arrayBuffer()
-    child.kill('SIGTERM')
-    const [code] = await once(child, 'exit')
+    const code = await cli.stop()
     expect(code).toBe(0)
   })
 

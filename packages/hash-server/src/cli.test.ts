@@ -1,31 +1,18 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { listen, runCli } from '@sluice/test-utils'
+import { listen, runCli, type ServerProcess, startServerProcess } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
-const children: Array<ReturnType<typeof spawn>> = []
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL')
+const servers: ServerProcess[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.stop()
 })
 
-/** Starts the CLI and resolves with the URL it prints. */
-async function startCli(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let output = ''
-  child.stdout.setEncoding('utf8')
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk
-      const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
-  })
-  return { child, url, output: () => output }
+async function startCli(args: string[]): Promise<ServerProcess> {
+  const server = await startServerProcess(process.execPath, [BIN, ...args])
+  servers.push(server)
+  return server
 }
 
 describe('hash-server CLI', () => {
@@ -61,27 +48,20 @@ describe('hash-server CLI', () => {
   })
 
   it('serves with the chosen algorithm and limit, and exits 0 on SIGTERM', async () => {
-    const { child, url } = await startCli([
-      '--port',
-      '0',
-      '--algorithm',
-      'sha256',
-      '--max-body-size',
-      '1k',
-    ])
+    const cli = await startCli(['--port', '0', '--algorithm', 'sha256', '--max-body-size', '1k'])
+    const { url } = cli
     const ok = await fetch(url, { method: 'POST', body: 'abc' })
     expect(await ok.text()).toBe(
       'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n',
     )
     const big = await fetch(url, { method: 'POST', body: 'x'.repeat(1025) })
     expect(big.status).toBe(413)
-    child.kill('SIGTERM')
-    const [code] = await once(child, 'exit')
-    expect(code).toBe(0)
+    expect(await cli.stop()).toBe(0)
   })
 
   it('runs several workers on one port', async () => {
-    const { child, url, output } = await startCli(['--port', '0', '--workers', '2'])
+    const cli = await startCli(['--port', '0', '--workers', '2'])
+    const { url, output } = cli
     expect(output()).toContain('(2 workers)')
     const answers = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -89,8 +69,6 @@ describe('hash-server CLI', () => {
       ),
     )
     expect(new Set(answers)).toEqual(new Set(['5d41402abc4b2a76b9719d911017c592\n']))
-    child.kill('SIGTERM')
-    const [code] = await once(child, 'exit')
-    expect(code).toBe(0)
+    expect(await cli.stop()).toBe(0)
   })
 })

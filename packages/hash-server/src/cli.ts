@@ -1,8 +1,9 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
+import { serveUntilSignal, urlOf } from '@sluice/internal-http'
 import { supportedAlgorithms } from './algorithms.js'
-import { createHashServer, type HashServer } from './server.js'
+import { createHashServer } from './server.js'
 
 const HELP = `Usage: hash-server [options]
 
@@ -102,42 +103,16 @@ function readOptions(argv: string[]) {
   }
 }
 
-function urlOf(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-}
-
-function onSignals(stop: () => void): void {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stop)
-}
-
-/** Stops accepting, lets in-flight requests finish (30 s at most), then resolves. */
-function shutDown(server: HashServer): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-    setTimeout(() => server.closeAllConnections(), 30_000).unref()
-  })
-}
-
 async function runServer(
   options: ReturnType<typeof readOptions>,
   announce: boolean,
 ): Promise<void> {
-  const server = createHashServer(options.server)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  server.on('error', (error) => console.error('hash-server:', error.message))
-  const address = server.address()
-  if (announce && address !== null && typeof address === 'object') {
-    process.stdout.write(`hash-server listening on ${urlOf(options.host, address.port)}\n`)
-  }
-  onSignals(() => {
-    shutDown(server).then(() => process.exit(0))
+  await serveUntilSignal(createHashServer(options.server), {
+    name: 'hash-server',
+    host: options.host,
+    port: options.port,
+    announce,
+    drainMs: 30_000,
   })
 }
 
@@ -149,7 +124,7 @@ function runPrimary(options: ReturnType<typeof readOptions>): void {
     if (announced) return
     announced = true
     process.stdout.write(
-      `hash-server listening on ${urlOf(options.host, address.port)} (${options.workers} workers)\n`,
+      `hash-server listening on ${urlOf('http', options.host, address.port)} (${options.workers} workers)\n`,
     )
   })
   cluster.on('exit', (worker, code) => {
@@ -168,10 +143,12 @@ function runPrimary(options: ReturnType<typeof readOptions>): void {
     console.error(`hash-server: worker ${worker.process.pid} died (${code}); starting another`)
     fork()
   })
-  onSignals(() => {
+  const stopWorkers = () => {
     stopping = true
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
-  })
+  }
+  process.once('SIGTERM', stopWorkers)
+  process.once('SIGINT', stopWorkers)
   for (let i = 0; i < options.workers; i++) fork()
 }
 

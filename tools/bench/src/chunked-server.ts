@@ -12,8 +12,8 @@ import { type IncomingMessage, request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
-import { samplePeakRss } from '@sluice/test-utils'
-import { MiB, median, mibPerSecond, startServerProcess, table } from './measure.js'
+import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
+import { MiB, median, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
   options: {

@@ -8,8 +8,8 @@ import { mkdir, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { append, follow } from '@sluice/fstream-client'
-import { samplePeakRss } from '@sluice/test-utils'
-import { MiB, mibPerSecond, startServerProcess, table } from './measure.js'
+import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
+import { MiB, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
   options: {

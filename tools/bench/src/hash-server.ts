@@ -7,16 +7,8 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { payloadFile, samplePeakRss } from '@sluice/test-utils'
-import {
-  curl,
-  MiB,
-  median,
-  mibPerSecond,
-  opensslSpeed,
-  startServerProcess,
-  table,
-} from './measure.js'
+import { payloadFile, samplePeakRss, startServerProcess } from '@sluice/test-utils'
+import { curl, MiB, median, mibPerSecond, opensslSpeed, table } from './measure.js'
 
 const { values } = parseArgs({
   options: {

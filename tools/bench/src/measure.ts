@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 
 export const execFileAsync = promisify(execFile)
@@ -35,30 +35,6 @@ export async function opensslSpeed(
   const match = /([\d.]+)k\s*$/.exec(line)
   if (!match?.[1]) throw new Error(`cannot read openssl speed output: ${line}`)
   return Number(match[1]) * 1000
-}
-
-/** Starts a server process that prints `listening on URL`; resolves with the URL and the child. */
-export async function startServerProcess(command: string, args: readonly string[]) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  child.stdout.setEncoding('utf8')
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk
-      const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-    child.once('exit', (code) => reject(new Error(`${command} exited with ${code}`)))
-  })
-  return {
-    child,
-    url,
-    async stop() {
-      if (child.exitCode !== null) return
-      child.kill('SIGTERM')
-      await new Promise((resolve) => child.once('exit', resolve))
-    },
-  }
 }
 
 /** Runs curl and returns [stdout, seconds]. */

@@ -6,8 +6,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { payloadFile, runCli } from '@sluice/test-utils'
-import { MiB, median, mibPerSecond, startServerProcess, table } from './measure.js'
+import { payloadFile, runCli, startServerProcess } from '@sluice/test-utils'
+import { MiB, median, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
   options: {

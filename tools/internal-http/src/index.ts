@@ -7,4 +7,5 @@ export {
   serveFile,
   serveRepresentation,
 } from './serve-file.js'
+export { type ServeOptions, serveUntilSignal, urlOf } from './serve-until-signal.js'
 export { writeAll } from './write-all.js'

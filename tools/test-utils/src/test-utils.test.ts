@@ -4,7 +4,7 @@ import { createServer as createHttpServer, request } from 'node:http'
 import { connect, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { listen, payloadFile, runCli, samplePeakRss, tempDir } from './index.js'
+import { listen, payloadFile, runCli, samplePeakRss, startServerProcess, tempDir } from './index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -113,5 +113,23 @@ describe('samplePeakRss', () => {
   it('reads this process', () => {
     const sampler = samplePeakRss(process.pid)
     expect(sampler.stop()).toBeGreaterThan(1024 * 1024)
+  })
+})
+
+describe('startServerProcess', () => {
+  it('resolves with the URL a server CLI prints, and stop() returns its exit code', async () => {
+    const script = `const s = require('node:http').createServer((q, r) => r.end('hi'));
+      s.listen(0, '127.0.0.1', () => console.log('demo listening on http://127.0.0.1:' + s.address().port));
+      process.once('SIGTERM', () => s.close(() => process.exit(0)))`
+    const server = await startServerProcess(process.execPath, ['-e', script])
+    expect(await (await fetch(server.url)).text()).toBe('hi')
+    expect(server.output()).toContain('demo listening on')
+    expect(await server.stop()).toBe(0)
+  })
+
+  it('rejects when the process exits before listening', async () => {
+    await expect(startServerProcess(process.execPath, ['-e', 'process.exit(3)'])).rejects.toThrow(
+      'exited with 3 before listening',
+    )
   })
 })

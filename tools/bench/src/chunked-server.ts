@@ -37,33 +37,41 @@ function get(url: string): Promise<IncomingMessage> {
   })
 }
 
-/** PUTs `payload` in 64 KiB chunks as fast as the server takes them. */
-function ingest(url: string, payload: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'PUT',
-      agent: false,
-      headers: { 'transfer-encoding': 'chunked' },
-    })
+/** A chunked PUT the caller writes to; `status` settles with the server's answer. */
+function openPut(url: string) {
+  const req = request(url, {
+    method: 'PUT',
+    agent: false,
+    headers: { 'transfer-encoding': 'chunked' },
+  })
+  req.setNoDelay(true)
+  const status = new Promise<number>((resolve, reject) => {
     req.on('error', reject)
     req.on('response', (res) => {
       res.resume()
       resolve(res.statusCode ?? 0)
     })
-    let offset = 0
-    const write = () => {
-      while (offset < payload.length) {
-        const chunk = payload.subarray(offset, offset + 64 * 1024)
-        offset += chunk.length
-        if (!req.write(chunk)) {
-          req.once('drain', write)
-          return
-        }
-      }
-      req.end()
-    }
-    write()
   })
+  return { req, status }
+}
+
+/** PUTs `payload` in 64 KiB chunks as fast as the server takes them. */
+function ingest(url: string, payload: Buffer): Promise<number> {
+  const { req, status } = openPut(url)
+  let offset = 0
+  const write = () => {
+    while (offset < payload.length) {
+      const chunk = payload.subarray(offset, offset + 64 * 1024)
+      offset += chunk.length
+      if (!req.write(chunk)) {
+        req.once('drain', write)
+        return
+      }
+    }
+    req.end()
+  }
+  write()
+  return status
 }
 
 /** Reads a live object and compares every byte with `payload`; resolves with the bytes read. */
@@ -141,29 +149,18 @@ async function latency(listeners: number, chunks: number, perSecond: number) {
       }
     })
     await new Promise((resolve) => setTimeout(resolve, 300))
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`${server.url}/lat.bin`, {
-        method: 'PUT',
-        agent: false,
-        headers: { 'transfer-encoding': 'chunked' },
-      })
-      req.on('error', reject)
-      req.on('response', (res) => {
-        res.resume()
-        resolve()
-      })
-      req.setNoDelay(true)
-      let sent = 0
-      const timer = setInterval(() => {
-        const record = Buffer.alloc(64)
-        record.writeBigUInt64LE(process.hrtime.bigint(), 0)
-        req.write(record)
-        if (++sent === chunks) {
-          clearInterval(timer)
-          req.end()
-        }
-      }, 1000 / perSecond)
-    })
+    const { req, status } = openPut(`${server.url}/lat.bin`)
+    const begin = performance.now()
+    for (let sent = 0; sent < chunks; sent++) {
+      // Paced on the clock, not on the previous send: `perSecond` on average.
+      const due = begin + (sent * 1000) / perSecond - performance.now()
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
+      const record = Buffer.alloc(64)
+      record.writeBigUInt64LE(process.hrtime.bigint(), 0)
+      req.write(record)
+    }
+    req.end()
+    await status
     await Promise.all(reading)
   } finally {
     await server.stop()

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { getEventListeners } from 'node:events'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { createFstreamServer } from '@sluice/fstream-server'
 import { listen, runCli, tempDir } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { append, follow } from './index.js'
+import { append, follow, openAppend } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const APPEND_BIN = fileURLToPath(new URL('../bin/fstream-append.js', import.meta.url))
@@ -20,6 +22,11 @@ async function start() {
   const server = await listen(createFstreamServer({ root: dir.path }))
   cleanups.push(server.close)
   return server
+}
+
+function* chunks(data: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < data.length; offset += size)
+    yield data.subarray(offset, offset + size)
 }
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -41,6 +48,19 @@ describe('append and follow', () => {
       (await collect(follow(`${url}/data/bin`, { offset: -10 }))).equals(all.subarray(-10)),
     ).toBe(true)
     expect(await append(`${url}/data/bin`, ['more'], { offset: all.length })).toBe(all.length + 4)
+  })
+
+  it('openAppend is a Writable that finishes once the server acknowledged every byte', async () => {
+    const { url } = await start()
+    const data = randomBytes(3 * 1024 * 1024 + 17)
+    const writable = openAppend(`${url}/w`)
+    await pipeline(Readable.from(chunks(data, 100_000)), writable)
+    expect(writable.size).toBe(data.length)
+    expect(sha256(await collect(follow(`${url}/w`)))).toBe(sha256(data))
+    const second = openAppend(`${url}/w`, { offset: 1 })
+    await expect(pipeline(Readable.from([Buffer.from('x')]), second)).rejects.toMatchObject({
+      code: 'FSTREAM_ERR_CONFLICT',
+    })
   })
 
   it('fails with stable codes: 404, 409, connection', async () => {

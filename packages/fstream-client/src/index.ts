@@ -1,4 +1,4 @@
-export { type AppendOptions, append } from './append.js'
+export { type AppendOptions, type AppendStream, append, openAppend } from './append.js'
 export { FstreamConnectionError, FstreamError } from './errors.js'
 export { type FollowOptions, follow } from './follow.js'
 export { type ReadResourceOptions, readResource } from './read-resource.js'

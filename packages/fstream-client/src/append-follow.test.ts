@@ -94,6 +94,57 @@ describe('append and follow', () => {
   })
 })
 
+describe('follow with reconnect', () => {
+  it('resumes after the server restarts, with no gap and no duplicate', async () => {
+    const dir = await tempDir('fstream-reconnect-')
+    cleanups.push(dir.remove)
+    const first = await listen(createFstreamServer({ root: dir.path }))
+    const { port } = first
+    const part1 = randomBytes(500_000)
+    const part2 = randomBytes(300_000)
+    const appender = openAppend(`${first.url}/log`)
+    appender.on('error', () => {})
+    appender.write(part1)
+    await expect
+      .poll(async () =>
+        (await fetch(`${first.url}/log`, { method: 'HEAD' })).headers.get('content-length'),
+      )
+      .toBe(String(part1.length))
+
+    const received: Buffer[] = []
+    const following = follow(`${first.url}/log`, { reconnect: true })
+    following.on('data', (chunk: Buffer) => received.push(chunk))
+    const ended = new Promise<void>((resolve, reject) => {
+      following.once('end', resolve)
+      following.once('error', reject)
+    })
+    await expect
+      .poll(() => received.reduce((sum, chunk) => sum + chunk.length, 0))
+      .toBe(part1.length)
+    await first.close()
+
+    // The same root on the same port, as after a restart.
+    const server = createFstreamServer({ root: dir.path })
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    )
+    // The follower's first retry comes 100 ms after the drop: the new appender is there before it.
+    const resumed = openAppend(`http://127.0.0.1:${port}/log`, { offset: part1.length })
+    resumed.write(part2.subarray(0, 100_000))
+    const total = () => received.reduce((sum, chunk) => sum + chunk.length, 0)
+    await expect.poll(total, { timeout: 5000 }).toBe(part1.length + 100_000)
+    resumed.end(part2.subarray(100_000))
+    await new Promise((resolve, reject) => resumed.once('finish', resolve).once('error', reject))
+    await ended
+    expect(sha256(Buffer.concat(received))).toBe(sha256(Buffer.concat([part1, part2])))
+  })
+})
+
 describe('fstream-append and fstream-follow CLIs', () => {
   it('appends stdin and follows it to stdout', async () => {
     const { url } = await start()

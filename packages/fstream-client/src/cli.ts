@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util'
 import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
 import { follow } from './follow.js'
 
-const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--token T] URL
+const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T] URL
 
 Writes a resource of an fstream server to stdout from byte N (negative: from the end), then
 every byte appended to it live, until the server says the resource is complete (nobody appends).
 
   --offset N   start at byte N (default 0; -100 = the last 100 bytes)
   --wait       wait for a resource that was never written instead of exiting 3
+  --reconnect  resume after a broken connection (10 attempts), with no gap and no duplicate
   --token T    bearer token for a server that requires one
   -v           say on stderr when the resource is complete
 
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
   let values: {
     offset: string
     wait: boolean
+    reconnect: boolean
     token?: string | undefined
     v: boolean
     help: boolean
@@ -33,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
       options: {
         offset: { type: 'string', default: '0' },
         wait: { type: 'boolean', default: false },
+        reconnect: { type: 'boolean', default: false },
         token: { type: 'string' },
         v: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -56,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       follow(url, {
         offset: Number(values.offset),
         wait: values.wait,
+        reconnect: values.reconnect,
         ...(values.token === undefined ? {} : { token: values.token }),
       }),
       process.stdout,

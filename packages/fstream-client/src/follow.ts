@@ -8,6 +8,11 @@ export interface FollowOptions extends ConnectOptions {
   readonly offset?: number
   /** Wait for a resource that was never written instead of failing with 404. */
   readonly wait?: boolean
+  /**
+   * After a broken session, reconnect and resume at the next byte (no gap, no duplicate):
+   * `true` for 10 attempts, or a number of attempts; waits 100 ms, doubling up to 5 s.
+   */
+  readonly reconnect?: boolean | number
 }
 
 /**
@@ -18,10 +23,12 @@ export interface FollowOptions extends ConnectOptions {
  * the socket is paused and the server stops sending.
  */
 export function follow(url: string | URL, options: FollowOptions = {}): Readable {
-  const target = webSocketUrl(url)
-  if (options.offset !== undefined) target.searchParams.set('offset', String(options.offset))
-  if (options.wait) target.searchParams.set('wait', '1')
+  const attempts =
+    options.reconnect === true ? 10 : typeof options.reconnect === 'number' ? options.reconnect : 0
   let ws: WebSocket | undefined
+  // The absolute position of the next byte, known once the server says where it started.
+  let position: number | undefined
+  let failures = 0
   const stream = new Readable({
     read() {
       if (ws?.isPaused) ws.resume()
@@ -31,24 +38,52 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
       callback(error)
     },
   })
-  openWebSocket(target, options, (data, isBinary) => {
-    if (isBinary && !stream.push(data)) ws?.pause()
-  }).then(
-    (socket) => {
-      ws = socket
-      if (stream.destroyed) socket.terminate()
-      socket.once('close', (code: number, reason: Buffer) => {
-        if (code === 1000) stream.push(null)
-        else {
-          stream.destroy(
-            new FstreamConnectionError(
-              `${url}: the follow session ended (${code} ${reason.toString()})`,
-            ),
-          )
-        }
-      })
-    },
-    (error: Error) => stream.destroy(error),
-  )
+
+  const connect = (): void => {
+    const target = webSocketUrl(url)
+    const offset = position ?? options.offset
+    if (offset !== undefined) target.searchParams.set('offset', String(offset))
+    // A resumed session may find the resource before its first byte is written again.
+    if (options.wait || position !== undefined) target.searchParams.set('wait', '1')
+    openWebSocket(target, options, (data, isBinary) => {
+      if (!isBinary) {
+        const message = JSON.parse(data.toString()) as { type?: string; offset?: number }
+        if (message.type === 'ready' && typeof message.offset === 'number')
+          position = message.offset
+        return
+      }
+      if (position !== undefined) position += data.length
+      failures = 0
+      if (!stream.push(data)) ws?.pause()
+    }).then(
+      (socket) => {
+        ws = socket
+        if (stream.destroyed) socket.terminate()
+        socket.once('close', (code: number, reason: Buffer) => {
+          if (code === 1000) stream.push(null)
+          else
+            retry(
+              new FstreamConnectionError(
+                `${url}: the follow session ended (${code} ${reason.toString()})`,
+              ),
+            )
+        })
+      },
+      (error: Error) => retry(error),
+    )
+  }
+
+  const retry = (error: Error): void => {
+    const connectionLost = error instanceof FstreamConnectionError
+    if (stream.destroyed || !connectionLost || failures >= attempts || position === undefined) {
+      stream.destroy(error)
+      return
+    }
+    const delay = Math.min(100 * 2 ** failures, 5000)
+    failures++
+    setTimeout(connect, delay)
+  }
+
+  connect()
   return stream
 }

@@ -26,7 +26,8 @@ function nextEvent(ws: WebSocket, resource: LiveResource): Promise<void> {
 }
 
 /**
- * Runs one FOLLOW session: binary frames from `offset` to the end of the file, then live data as
+ * Runs one FOLLOW session: `{"type":"ready","offset":N}` (where it starts, a negative offset
+ * resolved), then binary frames from there to the end of the file, then live data as
  * it is appended; close 1000 once the follower has everything and nobody appends. A follower
  * reads the stored file at its own pace in 256 KiB reads, and waits whenever more than 256 KiB are
  * queued on its socket: a slow follower costs the appender and the others nothing.
@@ -41,6 +42,8 @@ export async function runFollow(
   try {
     const storedSize = async () => live()?.size ?? (await stat(path)).size
     let position = offset < 0 ? Math.max(0, (await storedSize()) + offset) : offset
+    // Where this session starts, so that a follower can resume after a broken connection.
+    ws.send(JSON.stringify({ type: 'ready', offset: position }))
     while (ws.readyState === ws.OPEN) {
       const size = await storedSize()
       if (position < size) {

@@ -68,6 +68,51 @@ async function followAll(ws: Session): Promise<{ bytes: Buffer; code: number }> 
   return { bytes: Buffer.concat(ws.frames), code }
 }
 
+/** A WebSocket without subprotocol (httpfstream's clients), recording text messages. */
+function connectLegacy(url: string, headers: Record<string, string> = {}) {
+  return new Promise<WebSocket & { texts: string[] }>((resolve, reject) => {
+    const ws = Object.assign(new WebSocket(url, { headers, perMessageDeflate: false }), {
+      texts: [] as string[],
+    })
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) ws.texts.push(data.toString())
+    })
+    ws.once('open', () => resolve(ws))
+    ws.once('error', reject)
+  })
+}
+
+describe('legacy mode (no subprotocol, httpfstream framing)', () => {
+  it('appends text messages and follows with content, an empty message, then each append', async () => {
+    const { ws, root } = await start()
+    await writeFile(join(root, 'chat.log'), 'earlier\n')
+    const appender = await connectLegacy(`${ws}/chat.log`, { 'x-verb': 'APPEND' })
+    const follower = await connectLegacy(`${ws}/chat.log`)
+    await expect.poll(() => follower.texts.length).toBe(2)
+    expect(follower.texts).toEqual(['earlier\n', ''])
+    appender.send('hello\n')
+    await expect.poll(() => follower.texts.join('')).toBe('earlier\nhello\n')
+    appender.send('world\n')
+    await expect.poll(() => follower.texts.join('')).toBe('earlier\nhello\nworld\n')
+    expect(appender.texts).toEqual([])
+    const closed = once(follower, 'close')
+    appender.close(1000)
+    const [code] = (await closed) as [number]
+    expect(code).toBe(1000)
+    expect(await readFile(join(root, 'chat.log'), 'utf8')).toBe('earlier\nhello\nworld\n')
+  })
+
+  it('sends a large current content as one message, and closes 1000 when nobody appends', async () => {
+    const { ws, root } = await start()
+    const big = 'x'.repeat(300_000)
+    await writeFile(join(root, 'big.log'), big)
+    const follower = await connectLegacy(`${ws}/big.log`)
+    const [code] = (await once(follower, 'close')) as [number]
+    expect(code).toBe(1000)
+    expect(follower.texts).toEqual([big, ''])
+  })
+})
+
 describe('APPEND and FOLLOW (fstream.v1)', () => {
   it('gives live, late and offset followers every binary byte, then closes 1000', async () => {
     const { ws, url } = await start()
@@ -112,14 +157,14 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
     expect(await readFile(join(root, 'r'), 'utf8')).toBe('abcdef')
   })
 
-  it('answers 404 to FOLLOW of a resource never written, 400 without the subprotocol', async () => {
+  it('answers 404 to FOLLOW of a resource never written, 400 to another subprotocol', async () => {
     const { ws } = await start()
     await expect(connect(`${ws}/never`)).rejects.toMatchObject({ status: 404 })
-    const plain = new WebSocket(`${ws}/never`)
-    plain.on('error', () => {})
-    const [, res] = (await once(plain, 'unexpected-response')) as [unknown, { statusCode: number }]
+    const other = new WebSocket(`${ws}/never`, 'chat')
+    other.on('error', () => {})
+    const [, res] = (await once(other, 'unexpected-response')) as [unknown, { statusCode: number }]
     expect(res.statusCode).toBe(400)
-    plain.terminate()
+    other.terminate()
   })
 
   it('keeps the appender at full speed while a follower is stalled', async () => {

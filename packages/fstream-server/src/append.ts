@@ -9,6 +9,8 @@ const PAUSE_AT = 4 * 1024 * 1024
 export interface AppendOptions {
   readonly maxSize: number
   readonly heartbeatMs: number
+  /** httpfstream's clients: text frames are data too, and the server sends no control messages. */
+  readonly legacy?: boolean
 }
 
 /**
@@ -43,7 +45,9 @@ export function runAppend(
         const target = resource.size
         await file.datasync()
         durable = target
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ack', offset: durable }))
+        if (ws.readyState === ws.OPEN && !options.legacy) {
+          ws.send(JSON.stringify({ type: 'ack', offset: durable }))
+        }
       }
     })()
       .catch(fail)
@@ -74,9 +78,9 @@ export function runAppend(
   }
 
   // Where this session starts: a client that did not ask for an offset learns it here.
-  ws.send(JSON.stringify({ type: 'ready', offset: resource.size }))
+  if (!options.legacy) ws.send(JSON.stringify({ type: 'ready', offset: resource.size }))
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary || failed) return
+    if ((!isBinary && !options.legacy) || failed) return
     if (resource.size + pendingBytes + data.length > options.maxSize) {
       failed = true
       ws.close(1009, `the resource may not grow past ${options.maxSize} bytes`)

@@ -108,8 +108,11 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
-    if (!offered.includes(PROTOCOL)) {
+    const asked = req.headers['sec-websocket-protocol']
+    const offered = (asked ?? '').split(',').map((p) => p.trim())
+    // No subprotocol at all: httpfstream's own clients, spoken to in their text framing.
+    const legacy = asked === undefined
+    if (!legacy && !offered.includes(PROTOCOL)) {
       return refuse(socket, 400, 'Bad Request', `ask for the WebSocket subprotocol ${PROTOCOL}`)
     }
     const path = resolveUnderRoot(options.root, url.pathname)
@@ -140,7 +143,9 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
         return refuse(socket, 409, 'Conflict', `cannot append here: ${(error as Error).message}`)
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        runAppend(ws, file, resource, appendOptions).finally(() => registry.release(path, resource))
+        runAppend(ws, file, resource, { ...appendOptions, legacy }).finally(() =>
+          registry.release(path, resource),
+        )
       })
       return
     }
@@ -176,7 +181,7 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
         ws.close(1011, 'cannot read the resource')
         return
       }
-      await runFollow(ws, file, path, offset, () => registry.get(path))
+      await runFollow(ws, file, path, offset, () => registry.get(path), legacy)
     })
   }
 

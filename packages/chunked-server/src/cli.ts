@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
 import { parseCorsFile } from './cors.js'
 import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 
@@ -113,20 +113,11 @@ async function readOptions(argv: string[]) {
 
 /** Runs the chunked-server command line; sets `process.exitCode` on failure. */
 export async function main(argv: string[]): Promise<void> {
-  let options: Awaited<ReturnType<typeof readOptions>>
-  try {
-    options = await readOptions(argv)
-  } catch (error) {
-    process.stderr.write(
-      `chunked-server: ${(error as Error).message}\nTry 'chunked-server --help'.\n`,
-    )
-    process.exitCode = 2
-    return
-  }
-  if (options.help) {
-    process.stdout.write(`${HELP}\n`)
-    return
-  }
+  const options = await readCommandLine('chunked-server', HELP, async () => {
+    const read = await readOptions(argv)
+    return read.help ? undefined : read
+  })
+  if (options === undefined) return
   try {
     if (options.server.memoryBudget === undefined)
       await mkdir(options.server.root, { recursive: true })

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
 import { createFstreamServer } from './server.js'
 
 const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080] [--token T]
@@ -76,20 +76,8 @@ async function readOptions(argv: string[]) {
 
 /** Runs the fstream-server command line; sets `process.exitCode` on failure. */
 export async function main(argv: string[]): Promise<void> {
-  let options: Awaited<ReturnType<typeof readOptions>>
-  try {
-    options = await readOptions(argv)
-  } catch (error) {
-    process.stderr.write(
-      `fstream-server: ${(error as Error).message}\nTry 'fstream-server --help'.\n`,
-    )
-    process.exitCode = 2
-    return
-  }
-  if (options === undefined) {
-    process.stdout.write(`${HELP}\n`)
-    return
-  }
+  const options = await readCommandLine('fstream-server', HELP, () => readOptions(argv))
+  if (options === undefined) return
   try {
     await serveUntilSignal(createFstreamServer(options.server), {
       name: 'fstream-server',

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
-import { serveUntilSignal, urlOf } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal, urlOf } from '@sluice/internal-http'
 import { supportedAlgorithms } from './algorithms.js'
 import { createHashServer } from './server.js'
 
@@ -154,19 +154,11 @@ function runPrimary(options: ReturnType<typeof readOptions>): void {
 
 /** Runs the hash-server command line; sets `process.exitCode` on failure. */
 export async function main(argv: string[]): Promise<void> {
-  let options: ReturnType<typeof readOptions>
-  try {
-    options = readOptions(argv)
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    process.stderr.write(`hash-server: ${message}\nTry 'hash-server --help'.\n`)
-    process.exitCode = 2
-    return
-  }
-  if (options.help) {
-    process.stdout.write(`${HELP}\n`)
-    return
-  }
+  const options = await readCommandLine('hash-server', HELP, () => {
+    const read = readOptions(argv)
+    return read.help ? undefined : read
+  })
+  if (options === undefined) return
   try {
     if (options.workers > 1 && cluster.isPrimary) runPrimary(options)
     else await runServer(options, cluster.isPrimary)

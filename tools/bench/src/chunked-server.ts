@@ -29,6 +29,14 @@ const CLI = fileURLToPath(new URL('../../../packages/chunked-server/bin.js', imp
 const WORK = fileURLToPath(new URL('../../../.bench/chunked-server', import.meta.url))
 const execFileAsync = promisify(execFile)
 
+/** The chunked-server CLI on a free port, over an emptied `.bench/chunked-server/<name>`. */
+async function startOrigin(name: string, args: readonly string[] = []) {
+  const root = join(WORK, name)
+  await rm(root, { recursive: true, force: true })
+  const server = await startServerProcess(process.execPath, [CLI, '-i', '0', '-p', root, ...args])
+  return { server, root }
+}
+
 function get(url: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false }, resolve)
@@ -91,17 +99,7 @@ async function readExact(url: string, payload: Buffer): Promise<number> {
 }
 
 async function liveFanOut(payload: Buffer) {
-  const root = join(WORK, 'live')
-  await rm(root, { recursive: true, force: true })
-  const server = await startServerProcess(process.execPath, [
-    CLI,
-    '-i',
-    '0',
-    '-p',
-    root,
-    '-w',
-    '30000',
-  ])
+  const { server } = await startOrigin('live', ['-w', '30000'])
   const rss = server.child.pid ? samplePeakRss(server.child.pid, 20) : undefined
   try {
     const started = process.hrtime.bigint()
@@ -123,17 +121,7 @@ async function liveFanOut(payload: Buffer) {
 
 /** Chunks of 64 bytes, each starting with its send time; `listeners` readers note the delay. */
 async function latency(listeners: number, chunks: number, perSecond: number) {
-  const root = join(WORK, 'latency')
-  await rm(root, { recursive: true, force: true })
-  const server = await startServerProcess(process.execPath, [
-    CLI,
-    '-i',
-    '0',
-    '-p',
-    root,
-    '-w',
-    '30000',
-  ])
+  const { server } = await startOrigin('latency', ['-w', '30000'])
   const delays: number[] = []
   try {
     const reading = Array.from({ length: listeners }, async () => {
@@ -218,9 +206,7 @@ http { access_log off; sendfile on; tcp_nopush on;
 }
 
 async function staticThroughput(payload: Buffer) {
-  const root = join(WORK, 'static')
-  await rm(root, { recursive: true, force: true })
-  const server = await startServerProcess(process.execPath, [CLI, '-i', '0', '-p', root])
+  const { server, root } = await startOrigin('static')
   const nginx = await startNginx(root)
   const ours: number[] = []
   const theirs: number[] = []

@@ -1,4 +1,5 @@
 export { type ByteRange, parseByteRange } from './byte-range.js'
+export { readCommandLine } from './command-line.js'
 export { requestBody } from './request-body.js'
 export { resolveUnderRoot } from './resolve-path.js'
 export {

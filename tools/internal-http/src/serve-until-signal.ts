@@ -5,7 +5,7 @@ export interface ServeOptions {
   readonly name: string
   readonly host: string
   readonly port: number
-  readonly scheme?: 'http' | 'https'
+  readonly scheme?: 'http' | 'https' | 'tcp'
   /** Print `<name> listening on URL` (default true). */
   readonly announce?: boolean
   /** On SIGTERM/SIGINT, how long requests in flight may take before they are cut (default 2 s). */

@@ -1,5 +1,7 @@
+export { chromiumPath, launchChromium } from './browser.js'
 export { type ListeningServer, listen } from './listen.js'
 export { type PayloadFile, payloadFile, tempDir } from './payload.js'
 export { type PeakRssSampler, samplePeakRss } from './peak-rss.js'
 export { type CliResult, type RunCliOptions, runCli } from './run-cli.js'
 export { type ServerProcess, startServerProcess } from './server-process.js'
+export { missingTool } from './tool.js'

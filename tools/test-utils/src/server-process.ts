@@ -26,7 +26,7 @@ export async function startServerProcess(
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk: string) => {
       output += chunk
-      const match = /listening on (https?:\/\/\S+)/.exec(output)
+      const match = /listening on ([a-z]+:\/\/\S+)/.exec(output)
       if (match?.[1]) resolve(match[1])
     })
     child.once('exit', (code) =>

@@ -4,7 +4,15 @@ import { createServer as createHttpServer, request } from 'node:http'
 import { connect, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { listen, payloadFile, runCli, samplePeakRss, startServerProcess, tempDir } from './index.js'
+import {
+  listen,
+  missingTool,
+  payloadFile,
+  runCli,
+  samplePeakRss,
+  startServerProcess,
+  tempDir,
+} from './index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -131,5 +139,22 @@ describe('startServerProcess', () => {
     await expect(startServerProcess(process.execPath, ['-e', 'process.exit(3)'])).rejects.toThrow(
       'exited with 3 before listening',
     )
+  })
+})
+
+describe('missingTool', () => {
+  const required = process.env['SLUICE_REQUIRE_TOOLS']
+  afterEach(() => {
+    if (required === undefined) delete process.env['SLUICE_REQUIRE_TOOLS']
+    else process.env['SLUICE_REQUIRE_TOOLS'] = required
+  })
+
+  it('finds a tool that runs, names one that does not, and throws when tools are required', () => {
+    expect(missingTool(process.execPath, ['--version'])).toBeUndefined()
+    delete process.env['SLUICE_REQUIRE_TOOLS']
+    expect(missingTool('sluice-no-such-tool')).toMatch(/^sluice-no-such-tool cannot run \(.*ENOENT/)
+    expect(missingTool(process.execPath, ['-e', 'process.exit(3)'])).toMatch(/exited with 3$/)
+    process.env['SLUICE_REQUIRE_TOOLS'] = '1'
+    expect(() => missingTool('sluice-no-such-tool')).toThrow(/SLUICE_REQUIRE_TOOLS=1/)
   })
 })

@@ -1,0 +1,32 @@
+// `pnpm dev`: the live-log server on :3001 over a temporary directory, with a clock appending a
+// line every second to /logs/clock.log so that there is something live to watch at once.
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openAppend } from '@sluice/fstream-client'
+import { serveUntilSignal } from '@sluice/internal-http'
+import { createLiveLogServer } from './server.js'
+
+const port = Number(process.env['PORT'] ?? 3001)
+const root = process.env['LIVE_LOG_ROOT'] ?? (await mkdtemp(join(tmpdir(), 'sluice-live-log-')))
+await serveUntilSignal(createLiveLogServer({ root }), {
+  name: '[live-log] live-log',
+  host: '127.0.0.1',
+  port,
+})
+const url = `http://127.0.0.1:${port}`
+console.log(`[live-log] logs are stored in ${root}`)
+console.log(
+  `[live-log] open ${url}/?log=/logs/clock.log (a clock, live) or ${url}/ (type lines into /logs/demo.log)`,
+)
+console.log(
+  `[live-log] append from a terminal: tail -f /var/log/syslog | pnpm --filter @sluice/fstream-client exec fstream-append ${url}/logs/syslog`,
+)
+
+const clock = openAppend(`${url}/logs/clock.log`)
+clock.on('error', (error) => console.error(`[live-log] clock: ${error.message}`))
+const tick = setInterval(() => {
+  if (!clock.write(`${new Date().toISOString()} tick\n`))
+    console.warn('[live-log] clock: server is behind')
+}, 1000)
+tick.unref()

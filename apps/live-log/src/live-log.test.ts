@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { append, openAppend } from '@sluice/fstream-client'
+import {
+  chromiumPath,
+  type ListeningServer,
+  launchChromium,
+  listen,
+  missingTool,
+  tempDir,
+} from '@sluice/test-utils'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createLiveLogServer } from './server.js'
+
+const chromiumMissing = missingTool(chromiumPath)
+
+let root: Awaited<ReturnType<typeof tempDir>>
+let server: ListeningServer
+beforeEach(async () => {
+  root = await tempDir('live-log-')
+  server = await listen(createLiveLogServer({ root: root.path }))
+})
+afterEach(async () => {
+  await server.close()
+  await root.remove()
+})
+
+describe('live-log server', () => {
+  it('serves the page at / and the logs under /logs/, nothing else', async () => {
+    const page = await fetch(`${server.url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(await page.text()).toContain("new WebSocket(withQuery({ wait: '1'")
+    expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405)
+    expect((await fetch(`${server.url}/elsewhere`)).status).toBe(404)
+    expect((await fetch(`${server.url}/logs/missing.log`)).status).toBe(404)
+    await append(`${server.url}/logs/a.log`, 'line one\n')
+    const log = await fetch(`${server.url}/logs/a.log`)
+    expect(log.status).toBe(200)
+    expect(await log.text()).toBe('line one\n')
+  })
+})
+
+describe.skipIf(chromiumMissing !== undefined)('live-log page in Chromium', () => {
+  it('shows lines appended from Node live, and appends lines typed in its form', async () => {
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (error) => errors.push(error.message))
+      await page.goto(`${server.url}/?log=/logs/app.log`)
+      // Not written yet: the page waits for it (?wait=1), then shows what arrives, as it arrives.
+      const appender = openAppend(`${server.url}/logs/app.log`)
+      appender.write('first line from node\n')
+      await expect.poll(() => page.textContent('#log')).toBe('first line from node\n')
+      appender.write(Buffer.from('caf\u00e9 \u2615 second line\n').subarray(0, 4))
+      appender.write(Buffer.from('caf\u00e9 \u2615 second line\n').subarray(4))
+      await expect
+        .poll(() => page.textContent('#log'))
+        .toBe('first line from node\ncaf\u00e9 \u2615 second line\n')
+      await new Promise<void>((resolve, reject) =>
+        appender.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      )
+      await expect.poll(() => page.textContent('#status')).toMatch(/^complete: \d+ bytes/)
+
+      await page.fill('#line', 'typed in the browser')
+      await page.click('button')
+      const expected = 'first line from node\ncaf\u00e9 \u2615 second line\ntyped in the browser\n'
+      await expect
+        .poll(() => page.textContent('#acked'))
+        .toBe(`acked up to byte ${Buffer.byteLength(expected)}`)
+      expect(await readFile(join(root.path, 'logs', 'app.log'), 'utf8')).toBe(expected)
+      await expect.poll(() => page.textContent('#log'), { timeout: 5_000 }).toBe(expected)
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 30_000)
+})

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The app is private and runs from its TypeScript sources through tsx.
+import { register } from 'tsx/esm/api'
+
+register()
+await import('../src/service-cli.ts')

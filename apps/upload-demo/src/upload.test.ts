@@ -29,7 +29,7 @@ describe('upload-demo', () => {
       await server.close()
       await dir.remove()
     }
-  })
+  }, 30_000)
 
   it('exits 2 without -filepath and 1 when the server cannot be reached', async () => {
     expect((await runCli(process.execPath, ['--import', 'tsx', CLI])).code).toBe(2)
@@ -38,5 +38,5 @@ describe('upload-demo', () => {
     })
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('ECONNREFUSED')
-  })
+  }, 30_000)
 })

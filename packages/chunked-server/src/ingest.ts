@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { RecentBytes } from '@sluice/internal-http'
 
 /** Bytes of the newest data each upload keeps in memory for caught-up readers. */
 const TAIL_BYTES = 1024 * 1024
@@ -32,38 +33,19 @@ export class Ingest extends EventEmitter {
     this.setMaxListeners(0)
   }
 
-  // The newest stored bytes, kept in memory (the chunks as they came, not copies): a reader that
-  // is caught up reads them from here, with no read from storage, so fan-out costs no I/O.
-  readonly #tail: Buffer[] = []
-  #tailStart = 0
-  #tailBytes = 0
+  // A caught-up reader reads the newest bytes from memory: fan-out costs no I/O.
+  readonly #tail = new RecentBytes(TAIL_BYTES)
 
   /** These chunks are stored (in order). */
   advance(chunks: readonly Buffer[]): void {
-    for (const chunk of chunks) {
-      this.#tail.push(chunk)
-      this.#tailBytes += chunk.length
-      this.written += chunk.length
-    }
-    while (this.#tail.length > 1 && this.#tailBytes - (this.#tail[0]?.length ?? 0) >= TAIL_BYTES) {
-      const dropped = this.#tail.shift()?.length ?? 0
-      this.#tailBytes -= dropped
-      this.#tailStart += dropped
-    }
+    this.#tail.push(chunks)
+    this.written = this.#tail.end
     this.emit('data')
   }
 
   /** Up to `length` bytes at `position` from the in-memory tail, or undefined if it is older. */
   readTail(position: number, length: number): Buffer | undefined {
-    if (position < this.#tailStart || position >= this.written) return undefined
-    let offset = this.#tailStart
-    for (const chunk of this.#tail) {
-      if (position < offset + chunk.length) {
-        return chunk.subarray(position - offset, Math.min(chunk.length, position - offset + length))
-      }
-      offset += chunk.length
-    }
-    return undefined
+    return this.#tail.read(position, length)
   }
 
   complete(): void {

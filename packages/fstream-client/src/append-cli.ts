@@ -2,13 +2,14 @@ import { parseArgs } from 'node:util'
 import { append } from './append.js'
 import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
 
-const HELP = `Usage: fstream-append [-v] [--offset N] [--token T] URL
+const HELP = `Usage: fstream-append [-v] [--offset N] [--token T] [--zero-mask] URL
 
 Appends standard input to a resource of an fstream server, streaming, and exits once the server
 has acknowledged every byte as durable.
 
   --offset N   append only if the resource is exactly N bytes long (resume after a failure)
   --token T    bearer token for a server that requires one
+  --zero-mask  mask frames with an all-zero key: less CPU, for networks you trust (see README)
   -v           print the resource's size on stderr when done
 
 ${EXIT_CODES_HELP}`
@@ -16,7 +17,13 @@ ${EXIT_CODES_HELP}`
 /** Runs fstream-append; sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
   let url: string
-  let values: { offset?: string | undefined; token?: string | undefined; v: boolean; help: boolean }
+  let values: {
+    offset?: string | undefined
+    token?: string | undefined
+    'zero-mask': boolean
+    v: boolean
+    help: boolean
+  }
   try {
     const parsed = parseArgs({
       args: argv,
@@ -24,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
       options: {
         offset: { type: 'string' },
         token: { type: 'string' },
+        'zero-mask': { type: 'boolean', default: false },
         v: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -46,6 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     const size = await append(url, process.stdin, {
       ...(values.offset === undefined ? {} : { offset: Number(values.offset) }),
       ...(values.token === undefined ? {} : { token: values.token }),
+      zeroMask: values['zero-mask'],
     })
     if (values.v)
       process.stderr.write(`fstream-append: the resource is ${size} bytes, all acknowledged\n`)

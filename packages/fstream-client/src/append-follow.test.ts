@@ -50,6 +50,15 @@ describe('append and follow', () => {
     expect(await append(`${url}/data/bin`, ['more'], { offset: all.length })).toBe(all.length + 4)
   })
 
+  it('appends byte-exact with a zero masking key (zeroMask)', async () => {
+    const { url } = await start()
+    const data = randomBytes(2 * 1024 * 1024 + 3)
+    expect(await append(`${url}/zero`, chunks(data, 256 * 1024), { zeroMask: true })).toBe(
+      data.length,
+    )
+    expect(sha256(await collect(follow(`${url}/zero`)))).toBe(sha256(data))
+  })
+
   it('openAppend is a Writable that finishes once the server acknowledged every byte', async () => {
     const { url } = await start()
     const data = randomBytes(3 * 1024 * 1024 + 17)
@@ -166,5 +175,14 @@ describe('fstream-append and fstream-follow CLIs', () => {
     )
     expect(conflict.code).toBe(5)
     expect(conflict.stderr).toContain('conflict (409)')
-  })
+    const more = randomBytes(70_000)
+    const zero = await runCli(
+      process.execPath,
+      [APPEND_BIN, '--zero-mask', '--offset', String(data.length), `${url}/cli/log`],
+      { input: more },
+    )
+    expect(zero.code).toBe(0)
+    const all = await runCli(process.execPath, [FOLLOW_BIN, `${url}/cli/log`])
+    expect(sha256(all.stdout)).toBe(sha256(Buffer.concat([data, more])))
+  }, 30_000)
 })

@@ -30,6 +30,8 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
   let position: number | undefined
   let failures = 0
   const stream = new Readable({
+    // Frames are up to 256 KiB: a small buffer would pause the socket after every one of them.
+    highWaterMark: 1024 * 1024,
     read() {
       if (ws?.isPaused) ws.resume()
     },

@@ -8,6 +8,14 @@ export interface ConnectOptions {
   readonly token?: string
   readonly signal?: AbortSignal
   readonly headers?: Readonly<Record<string, string>>
+  /**
+   * Mask the frames this client sends with an all-zero key (ws's `generateMask`), which spares the
+   * XOR of every byte on both sides: about 15% of an appender's CPU. RFC 6455 masking protects
+   * proxies from payloads chosen by a hostile page in a browser; a Node program sending its own
+   * data on a network you trust does not need it, but a zero key is not what the RFC intends, so it
+   * is off by default.
+   */
+  readonly zeroMask?: boolean
 }
 
 /** `http(s)://` → `ws(s)://`; `ws(s)://` as is. */
@@ -34,6 +42,7 @@ export function openWebSocket(
       headers,
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
+      ...(options.zeroMask ? { generateMask: (mask: Buffer) => void mask.fill(0) } : {}),
     })
     // From the start: frames can come in the same packet as the handshake.
     ws.on('message', onMessage)

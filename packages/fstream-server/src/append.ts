@@ -60,10 +60,9 @@ export function runAppend(
     while (pending.length > 0 && !failed) {
       const batch = pending
       pending = []
-      const bytes = pendingBytes
       pendingBytes = 0
       await writeAll(file, batch)
-      resource.grow(resource.size + bytes)
+      resource.grow(batch)
       sync()
       if (ws.isPaused && pendingBytes < PAUSE_AT) ws.resume()
     }

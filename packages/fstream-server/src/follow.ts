@@ -3,13 +3,18 @@ import type { WebSocket } from 'ws'
 import type { LiveResource } from './resources.js'
 
 const READ_SIZE = 256 * 1024
-/** Bytes queued on a follower's socket before it waits for them to be sent. */
-const QUEUE_LIMIT = 256 * 1024
+/** Bytes queued on a follower's socket before it waits for some of them to be sent. */
+const QUEUE_LIMIT = 512 * 1024
 
 function send(ws: WebSocket, chunk: Buffer, binary = true, fin = true): Promise<void> {
   return new Promise((resolve, reject) => {
     ws.send(chunk, { binary, fin }, (error) => (error ? reject(error) : resolve()))
   })
+}
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(length), 0, length, position)
+  return buffer.subarray(0, bytesRead)
 }
 
 /** Resolves on the next event that can change what the follower does. */
@@ -26,10 +31,11 @@ function nextEvent(ws: WebSocket, resource: LiveResource): Promise<void> {
 }
 
 /**
- * Runs one FOLLOW session (fstream.v1; `legacy` for httpfstream's text framing): `{"type":"ready","offset":N}` (where it starts, a negative offset
- * resolved), then binary frames from there to the end of the file, then live data as
- * it is appended; close 1000 once the follower has everything and nobody appends. A follower
- * reads the stored file at its own pace in 256 KiB reads, and waits whenever more than 256 KiB are
+ * Runs one FOLLOW session (fstream.v1; `legacy` for httpfstream's text framing):
+ * `{"type":"ready","offset":N}` (where it starts, a negative offset resolved), then binary frames
+ * from there to the end of the file, then live data as it is appended; close 1000 once the
+ * follower has everything and nobody appends. A follower reads at its own pace (the newest data
+ * from memory, older data from the file in 256 KiB reads) and waits whenever more than 512 KiB are
  * queued on its socket: a slow follower costs the appender and the others nothing.
  */
 export async function runFollow(
@@ -50,35 +56,31 @@ export async function runFollow(
       const initial = await storedSize()
       do {
         const length = Math.min(READ_SIZE, initial - position)
-        const { bytesRead, buffer } = await file.read(
-          Buffer.allocUnsafe(length),
-          0,
-          length,
-          position,
-        )
-        position += bytesRead
-        await send(ws, buffer.subarray(0, bytesRead), false, position >= initial || bytesRead === 0)
+        const bytes = await readAt(file, position, length)
+        position += bytes.length
+        await send(ws, bytes, false, position >= initial || bytes.length === 0)
       } while (position < initial)
       await send(ws, Buffer.alloc(0), false)
     } else {
       // Where this session starts, so that a follower can resume after a broken connection.
       ws.send(JSON.stringify({ type: 'ready', offset: position }))
     }
+    // Sends not yet handed to the socket, oldest first: the loop reads ahead while they drain.
+    const unsent: Promise<void>[] = []
+    let known = 0
     while (ws.readyState === ws.OPEN) {
-      const size = await storedSize()
-      if (position < size) {
-        const length = Math.min(READ_SIZE, size - position)
-        const { bytesRead, buffer } = await file.read(
-          Buffer.allocUnsafe(length),
-          0,
-          length,
-          position,
-        )
-        if (bytesRead === 0) break
-        position += bytesRead
-        const sent = send(ws, buffer.subarray(0, bytesRead), !legacy)
-        if (ws.bufferedAmount > QUEUE_LIMIT) await sent
-        else sent.catch(() => {})
+      // The file's size is looked up again only once we have caught up with what we knew.
+      if (position >= known) known = await storedSize()
+      if (position < known) {
+        const length = Math.min(READ_SIZE, known - position)
+        const bytes = live()?.recent(position, length) ?? (await readAt(file, position, length))
+        if (bytes.length === 0) break
+        position += bytes.length
+        const sent = send(ws, bytes, !legacy)
+        sent.catch(() => {})
+        unsent.push(sent)
+        while (ws.bufferedAmount > QUEUE_LIMIT && unsent.length > 0) await unsent.shift()
+        if (unsent.length > 16) unsent.shift()
         continue
       }
       const resource = live()

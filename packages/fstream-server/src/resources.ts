@@ -1,4 +1,8 @@
 import { EventEmitter } from 'node:events'
+import { RecentBytes } from '@sluice/internal-http'
+
+/** Bytes of the newest appended data kept in memory for caught-up followers. */
+const RECENT_BYTES = 2 * 1024 * 1024
 
 /**
  * What the server knows of a resource being appended to. `size` is how many bytes are in the
@@ -7,16 +11,28 @@ import { EventEmitter } from 'node:events'
 export class LiveResource extends EventEmitter {
   size: number
   appending = true
+  readonly #recent: RecentBytes
 
   constructor(size: number) {
     super()
     this.size = size
+    this.#recent = new RecentBytes(RECENT_BYTES, size)
     this.setMaxListeners(0)
   }
 
-  grow(size: number): void {
-    this.size = size
+  /** `chunks` are written to the file, after what was there. */
+  grow(chunks: readonly Buffer[]): void {
+    this.#recent.push(chunks)
+    this.size = this.#recent.end
     this.emit('data')
+  }
+
+  /**
+   * Up to `length` bytes at `position` from memory (the newest appended data, as received), or
+   * undefined when they are older: then they are read from the file.
+   */
+  recent(position: number, length: number): Buffer | undefined {
+    return this.#recent.read(position, length)
   }
 
   finish(): void {

@@ -40,7 +40,7 @@ async function followExact(url: string, payload: Buffer): Promise<void> {
   if (position !== payload.length) throw new Error(`follower got ${position} of ${payload.length}`)
 }
 
-async function fanOut(payload: Buffer, count: number) {
+async function fanOut(payload: Buffer, count: number, zeroMask = false) {
   await rm(ROOT, { recursive: true, force: true })
   await mkdir(ROOT, { recursive: true })
   const server = await startServerProcess(process.execPath, [CLI, '--root', ROOT, '--port', '0'])
@@ -50,7 +50,7 @@ async function fanOut(payload: Buffer, count: number) {
     const following = Array.from({ length: count }, () => followExact(url, payload))
     await new Promise((resolve) => setTimeout(resolve, 300))
     const started = process.hrtime.bigint()
-    await append(url, chunks(payload, 256 * 1024))
+    await append(url, chunks(payload, 256 * 1024), { zeroMask })
     const appendSeconds = Number(process.hrtime.bigint() - started) / 1e9
     await Promise.all(following)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
@@ -104,6 +104,7 @@ console.log(
 )
 const payload = randomFillSync(Buffer.allocUnsafe(size))
 const one = await fanOut(payload, 1)
+const oneZero = await fanOut(payload, 1, true)
 const many = await fanOut(payload, followers)
 const lat = await latency(3000, 1000)
 console.log(
@@ -111,6 +112,10 @@ console.log(
     {
       measure: `${size / MiB} MiB append, 1 follower`,
       value: `append ${mibPerSecond(size, one.appendSeconds).toFixed(0)} MiB/s, follower done at ${mibPerSecond(size, one.seconds).toFixed(0)} MiB/s`,
+    },
+    {
+      measure: `${size / MiB} MiB append, 1 follower, zeroMask`,
+      value: `append ${mibPerSecond(size, oneZero.appendSeconds).toFixed(0)} MiB/s, follower done at ${mibPerSecond(size, oneZero.seconds).toFixed(0)} MiB/s`,
     },
     {
       measure: `${size / MiB} MiB append, ${followers} followers`,

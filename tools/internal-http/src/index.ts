@@ -1,5 +1,6 @@
 export { type ByteRange, parseByteRange } from './byte-range.js'
 export { readCommandLine } from './command-line.js'
+export { RecentBytes } from './recent-bytes.js'
 export { requestBody } from './request-body.js'
 export { resolveUnderRoot } from './resolve-path.js'
 export {

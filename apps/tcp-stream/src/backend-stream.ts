@@ -27,13 +27,14 @@ export interface StreamResult {
 }
 
 const CHUNK_BYTES = 64 * 1024
+/** Buffers in flight per stream: 1 MiB queued on the socket at most. */
+const BUFFERS = 16
 const MAX_ACK_BYTES = 4 * 1024
 
 /**
  * Streams `size` random bytes, generated as they are sent, to `backend` as one frame and resolves
  * once the backend's ack confirms both the size and the SHA-256 we computed on the way. Memory is
- * bounded by the socket's buffer whatever `size` is: every write waits for 'drain'. With size 0 it
- * is the health probe.
+ * constant whatever `size` is: 1 MiB of buffers, reused. With size 0 it is the health probe.
  */
 export async function streamRandomBytes(
   backend: Backend,
@@ -108,19 +109,48 @@ async function connectTo(backend: Backend, timeoutMs: number, signal?: AbortSign
   }
 }
 
-/** Writes the frame; resolves with the SHA-256 of the payload once it is all handed to the socket. */
+/**
+ * Writes the frame; resolves with the SHA-256 of the payload once it is all handed to the socket.
+ * The bytes are generated into a fixed set of buffers, each reused once the socket has written it:
+ * memory stays the same at any size and on any runtime, whatever the garbage collector does.
+ */
 async function sendFrame(socket: Socket, size: number, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256')
   socket.write(frameHeader(size))
+  const free = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafeSlow(CHUNK_BYTES))
+  let returned: (() => void) | undefined
   let left = size
   while (left > 0) {
     signal.throwIfAborted()
-    const chunk = randomFillSync(Buffer.allocUnsafeSlow(Math.min(left, CHUNK_BYTES)))
+    const buffer = free.pop()
+    if (buffer === undefined) {
+      await bufferReturned(signal, (wake) => {
+        returned = wake
+      })
+      continue
+    }
+    const chunk = randomFillSync(buffer.subarray(0, Math.min(left, CHUNK_BYTES)))
     hash.update(chunk)
     left -= chunk.length
-    if (!socket.write(chunk)) await once(socket, 'drain', { signal })
+    socket.write(chunk, (error) => {
+      if (error) return
+      free.push(buffer)
+      returned?.()
+    })
   }
   return hash.digest('hex')
+}
+
+/** Resolves when `register`'s callback is called, rejects if `signal` aborts first. */
+function bufferReturned(signal: AbortSignal, register: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    register(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    })
+  })
 }
 
 function readAck(socket: Socket, backend: Backend): Promise<Ack> {

@@ -93,27 +93,42 @@ class HashThread {
 /** Bytes handed to a thread at once, and how many such batches one body may have in flight. */
 const BATCH_BYTES = 128 * 1024
 const BATCHES_IN_FLIGHT = 4
+/**
+ * A body past LARGE_AFTER bytes moves to LARGE_BATCH_BYTES batches while the pool is lightly used
+ * (no more bodies than threads) and its budget allows: eight times fewer messages between the
+ * threads (each costs both of them a wake-up) where that overhead shows, a single big upload.
+ * Under many concurrent bodies the small batches keep memory low.
+ */
+const LARGE_AFTER = 4 * 1024 * 1024
+const LARGE_BATCH_BYTES = 1024 * 1024
 /** Batch buffers of all bodies together (8 MiB); past it a body gets one buffer, no pipelining. */
-const POOL_BATCHES = 64
+const POOL_BYTES = 8 * 1024 * 1024
 
-/** Buffers handed out by a pool, shared by its engines. */
+/** Bytes of batch buffers handed out by a pool, shared by its engines. */
 interface BatchBudget {
-  allocated: number
+  bytes: number
+  /** Bodies being hashed, and the pool's threads. */
+  bodies: number
+  readonly threads: number
 }
 
 /**
  * Hashes on a pool thread so that reading the socket and hashing use two cores. Chunks are copied
- * into one of four reusable 128 KiB buffers, transferred to the thread and transferred back once
- * hashed: a body never holds more than 512 KiB (and all bodies of a pool 8 MiB plus one buffer
- * each), and when its buffers are all out `update` returns a promise that settles when one comes
- * back (backpressure up to the socket).
+ * into one of four reusable buffers (128 KiB, 1 MiB once a body is past 4 MiB), transferred to the
+ * thread and transferred back once hashed: a body never holds more than 4 MiB (and all bodies of a
+ * pool 8 MiB plus one buffer each), and when its buffers are all out `update` returns a promise
+ * that settles when one comes back (backpressure up to the socket).
  */
 class ThreadEngine implements DigestEngine {
   readonly #thread: HashThread
   readonly #id: number
   readonly #budget: BatchBudget
   readonly #free: ArrayBuffer[] = []
+  /** Buffers this body owns, and their bytes. */
   #allocated = 0
+  #allocatedBytes = 0
+  #received = 0
+  #open = true
   #batch: Buffer | undefined
   #filled = 0
   #waiting: { resolve: () => void; reject: (error: Error) => void } | undefined
@@ -126,6 +141,7 @@ class ThreadEngine implements DigestEngine {
     this.#thread = thread
     this.#id = id
     this.#budget = budget
+    budget.bodies++
     thread.streams.set(id, {
       onAck: (buffer) => {
         this.#free.push(buffer)
@@ -155,19 +171,38 @@ class ThreadEngine implements DigestEngine {
   }
 
   #takeBuffer(): Buffer | undefined {
+    const large = this.#received >= LARGE_AFTER && this.#budget.bodies <= this.#budget.threads
+    const size = large ? LARGE_BATCH_BYTES : BATCH_BYTES
     const free = this.#free.pop()
+    if (
+      free &&
+      free.byteLength < size &&
+      this.#budget.bytes + size - free.byteLength <= POOL_BYTES
+    ) {
+      // A large body trades its small buffer for a large one.
+      this.#own(size - free.byteLength)
+      return Buffer.from(new ArrayBuffer(size))
+    }
     if (free) return Buffer.from(free)
     const first = this.#allocated === 0
-    if (first || (this.#allocated < BATCHES_IN_FLIGHT && this.#budget.allocated < POOL_BATCHES)) {
+    if (first || (this.#allocated < BATCHES_IN_FLIGHT && this.#budget.bytes + size <= POOL_BYTES)) {
       this.#allocated++
-      this.#budget.allocated++
-      return Buffer.from(new ArrayBuffer(BATCH_BYTES))
+      this.#own(size)
+      return Buffer.from(new ArrayBuffer(size))
     }
     return undefined
   }
 
+  #own(bytes: number): void {
+    this.#allocatedBytes += bytes
+    this.#budget.bytes += bytes
+  }
+
   #release(): void {
-    this.#budget.allocated -= this.#allocated
+    if (this.#open) this.#budget.bodies--
+    this.#open = false
+    this.#budget.bytes -= this.#allocatedBytes
+    this.#allocatedBytes = 0
     this.#allocated = 0
     this.#free.length = 0
   }
@@ -198,6 +233,7 @@ class ThreadEngine implements DigestEngine {
       }
       const n = chunk.copy(batch, this.#filled, offset)
       this.#filled += n
+      this.#received += n
       offset += n
       if (this.#filled === batch.length) this.#send()
     }
@@ -224,12 +260,13 @@ class ThreadEngine implements DigestEngine {
 export class HashThreadPool {
   readonly size: number
   readonly #threads: HashThread[] = []
-  readonly #budget: BatchBudget = { allocated: 0 }
+  readonly #budget: BatchBudget
   #nextId = 0
 
   /** @param size threads at most (default: the machine's cores) */
   constructor(size: number = availableParallelism()) {
     this.size = size
+    this.#budget = { bytes: 0, bodies: 0, threads: size }
   }
 
   engine(algorithms: readonly string[]): DigestEngine {

@@ -1,7 +1,8 @@
-import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AudioTsMuxer, FRAME_SECONDS, FRAME_TICKS, silentMp3Frame } from './mpegts.js'
-import { putObject } from './origin.js'
+import { putObject, startUpload } from './origin.js'
+
+const SEGMENT_HEADERS = { 'Content-Type': 'video/mp2t', 'Cache-Control': 'max-age=60' }
 
 export interface GeneratorOptions {
   /** Path of the playlist on the origin (default /live/stream.m3u8); segments go beside it. */
@@ -34,7 +35,7 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
   const segmentSeconds = segmentFrames * FRAME_SECONDS
   let frameIndex = 0
   for (let sequence = 0; !signal?.aborted; sequence++) {
-    const upload = startUpload(`${origin}${directory}segment-${sequence}.ts`)
+    const upload = startUpload(`${origin}${directory}segment-${sequence}.ts`, SEGMENT_HEADERS)
     try {
       await upload.write(muxer.tables())
       for (let written = 0; written < segmentFrames; written += framesPerChunk) {
@@ -68,37 +69,5 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
       Buffer.from(`${lines.join('\n')}\n`),
       'application/vnd.apple.mpegurl',
     )
-  }
-}
-
-/** A chunked PUT whose body is written as it is produced, honouring backpressure. */
-function startUpload(url: string) {
-  const req = request(url, {
-    method: 'PUT',
-    headers: { 'Content-Type': 'video/mp2t', 'Cache-Control': 'max-age=60' },
-  })
-  const answered = new Promise<void>((resolve, reject) => {
-    req.once('error', reject)
-    req.once('response', (res) => {
-      res.resume()
-      if (res.statusCode !== undefined && res.statusCode < 300) resolve()
-      else reject(new Error(`PUT ${url}: ${res.statusCode}`))
-    })
-  })
-  answered.catch(() => {})
-  return {
-    async write(chunk: Buffer) {
-      if (!req.write(chunk)) {
-        await new Promise<void>((resolve, reject) => {
-          req.once('drain', resolve)
-          answered.catch(reject)
-        })
-      }
-    },
-    async end() {
-      req.end()
-      await answered
-    },
-    abort: () => req.destroy(),
   }
 }

@@ -5,29 +5,52 @@ import { type ChunkedServer, createChunkedServer } from '@sluice/chunked-server'
 
 const require = createRequire(import.meta.url)
 
+/** An upload to the origin whose body is written as it is produced, honouring backpressure. */
+export interface Upload {
+  write(chunk: Buffer): Promise<void>
+  /** Ends the body (with `last`, if given) and resolves once the origin answered 2xx. */
+  end(last?: Buffer): Promise<void>
+  abort(): void
+}
+
+/** Starts a PUT of `url` (chunked unless `headers` give a Content-Length). */
+export function startUpload(url: string, headers: Record<string, string | number>): Upload {
+  const req = request(url, { method: 'PUT', headers })
+  const answered = new Promise<void>((resolve, reject) => {
+    req.once('error', reject)
+    req.once('response', (res) => {
+      res.resume()
+      if (res.statusCode !== undefined && res.statusCode < 300) resolve()
+      else reject(new Error(`PUT ${url}: ${res.statusCode}`))
+    })
+  })
+  answered.catch(() => {})
+  return {
+    async write(chunk) {
+      if (!req.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          req.once('drain', resolve)
+          answered.catch(reject)
+        })
+      }
+    },
+    async end(last) {
+      req.end(last)
+      await answered
+    },
+    abort: () => req.destroy(),
+  }
+}
+
 /** Uploads one object to the origin (a single PUT with a known length). */
-export async function putObject(
+export function putObject(
   origin: string,
   path: string,
   body: Buffer,
   contentType: string,
 ): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const req = request(`${origin}${path}`, {
-      method: 'PUT',
-      headers: { 'Content-Type': contentType, 'Content-Length': body.length },
-    })
-    req.once('error', reject)
-    req.once('response', (res) => {
-      res.resume()
-      res.once('end', () =>
-        res.statusCode !== undefined && res.statusCode < 300
-          ? resolve()
-          : reject(new Error(`PUT ${path}: ${res.statusCode}`)),
-      )
-    })
-    req.end(body)
-  })
+  const headers = { 'Content-Type': contentType, 'Content-Length': body.length }
+  return startUpload(`${origin}${path}`, headers).end(body)
 }
 
 /**

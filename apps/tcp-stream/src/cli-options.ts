@@ -1,7 +1,9 @@
 /** Bad usage of a tcp-stream command line (exit code 2). */
 export class UsageError extends Error {}
 
-export function portOption(name: string, text: string): number {
+/** A required port option: missing or not a TCP port is bad usage. */
+export function portOption(name: string, text: string | undefined): number {
+  if (text === undefined) throw new UsageError(`--${name} N is required`)
   const port = Number(text)
   if (!/^\d+$/.test(text) || port > 65535)
     throw new UsageError(`--${name}: "${text}" is not a TCP port`)

@@ -53,7 +53,7 @@ function readOptions(argv: string[]) {
     throw new UsageError((error as Error).message)
   }
   if (values.help) return undefined
-  if (values.port === undefined) throw new UsageError('--port N is required')
+  const port = portOption('port', values.port)
   if (values.backends === undefined)
     throw new UsageError('--backends host:port,…|srv:NAME is required')
   let backends: ReturnType<typeof parseBackendSpec>
@@ -72,7 +72,7 @@ function readOptions(argv: string[]) {
   )
   return {
     host: values.host,
-    port: portOption('port', values.port),
+    port,
     gateway: {
       backends,
       ...(maxSize === undefined ? {} : { maxSize }),

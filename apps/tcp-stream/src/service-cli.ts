@@ -39,11 +39,11 @@ function readOptions(argv: string[]) {
     throw new UsageError((error as Error).message)
   }
   if (values.help) return undefined
-  if (values.port === undefined) throw new UsageError('--port N is required')
+  const port = portOption('port', values.port)
   const maxFrameSize = countOption('max-frame-size', values['max-frame-size'])
   return {
     host: values.host,
-    port: portOption('port', values.port),
+    port,
     service: maxFrameSize === undefined ? {} : { maxFrameSize },
   }
 }

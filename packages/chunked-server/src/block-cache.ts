@@ -1,5 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises'
-import type { ByteReader } from './ingest.js'
+import type { ByteReader } from './storage.js'
 
 const BLOCK = 64 * 1024
 const MAX_BLOCKS = 128

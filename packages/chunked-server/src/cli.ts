@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
+import { fsReason, readCommandLine, serveUntilSignal } from '@sluice/internal-http'
 import { parseCorsFile } from './cors.js'
 import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 
@@ -118,11 +118,17 @@ export async function main(argv: string[]): Promise<void> {
     return read.help ? undefined : read
   })
   if (options === undefined) return
+  const server = createChunkedServer(options.server)
   try {
-    if (options.server.memoryBudget === undefined)
-      await mkdir(options.server.root, { recursive: true })
-    const server = createChunkedServer(options.server)
     await server.handler.ready
+  } catch (error) {
+    process.stderr.write(
+      `chunked-server: cannot start: --path ${options.server.root} ${fsReason(error)}\n`,
+    )
+    process.exitCode = 1
+    return
+  }
+  try {
     await serveUntilSignal(server, {
       name: 'chunked-server',
       host: options.host,

@@ -1,124 +1,122 @@
-import { randomUUID } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { dirname, join } from 'node:path'
-import { Writable } from 'node:stream'
-import { serveFile, writeAll } from '@sluice/internal-http'
+import { constants } from 'node:fs'
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  checkDirectoriesBeneath,
+  createTempFile,
+  fileRepresentation,
+  lstatBeneath,
+  openBeneath,
+  prepareTempDirectory,
+  writeAll,
+  writeFileAtomically,
+} from '@sluice/internal-http'
 import { BlockCache } from './block-cache.js'
-import type { Ingest } from './ingest.js'
 import { RESERVED } from './object-key.js'
-import type { ObjectMeta, PendingUpload, Storage } from './storage.js'
+import type { ObjectMeta, PendingUpload, Storage, StoredObject } from './storage.js'
+
+const [PARTIAL, META] = RESERVED
 
 /**
  * Objects on disk: `<root>/<key>` holds the data of a finished object and
  * `<root>/.meta/<key>.json` its metadata, written last: an object is complete only when both
  * exist, so a crash at any point leaves nothing that looks complete. Uploads in progress live in
- * `<root>/.partial` (the file every live reader reads from) and are cleared at start.
+ * `<root>/.partial` (the file every live reader reads from) and are cleared at start. Symbolic
+ * links below the root are never followed: not to store, not to serve, not to delete.
  */
 export class DiskStorage implements Storage {
   readonly root: string
+  #partial: string
 
   constructor(root: string) {
     this.root = root
+    this.#partial = join(root, PARTIAL)
   }
 
   async init(): Promise<void> {
-    await rm(join(this.root, RESERVED[0]), { recursive: true, force: true })
-    await mkdir(join(this.root, RESERVED[0]), { recursive: true })
-    await mkdir(join(this.root, RESERVED[1]), { recursive: true })
-  }
-
-  #dataPath(key: string): string {
-    return join(this.root, key)
+    await mkdir(this.root, { recursive: true })
+    this.#partial = await prepareTempDirectory(this.root, PARTIAL)
+    await checkDirectoriesBeneath(this.root, `${META}/probe`, true)
   }
 
   #metaPath(key: string): string {
-    return join(this.root, RESERVED[1], `${key}.json`)
+    return `${META}${key}.json`
   }
 
-  async prepareKey(key: string): Promise<boolean> {
-    const path = this.#dataPath(key)
+  async prepareKey(key: string): Promise<'ok' | 'conflict' | 'symlink'> {
     try {
-      await mkdir(dirname(path), { recursive: true })
-      await mkdir(dirname(this.#metaPath(key)), { recursive: true })
+      await checkDirectoriesBeneath(this.root, key.slice(1), true)
+      await checkDirectoriesBeneath(this.root, this.#metaPath(key), true)
+      const existing = await lstatBeneath(this.root, key.slice(1))
+      if (existing?.isSymbolicLink()) return 'symlink'
+      return existing === undefined || existing.isFile() ? 'ok' : 'conflict'
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOTDIR' || code === 'EEXIST') return false
+      if (code === 'ELOOP') return 'symlink'
+      if (code === 'ENOTDIR' || code === 'EEXIST') return 'conflict'
       throw error
     }
-    const existing = await stat(path).catch(() => undefined)
-    return existing === undefined || existing.isFile()
   }
 
-  async begin(ingest: Ingest): Promise<PendingUpload> {
-    const path = join(this.root, RESERVED[0], randomUUID())
-    const file = await open(path, 'wx', 0o644)
-    let closed = false
-    const close = async () => {
-      if (closed) return
-      closed = true
-      await file.close()
-    }
-    const cache = new BlockCache(path)
-    ingest.openReader = async () => cache.acquire(() => ingest.written)
-    const sink = new Writable({
-      highWaterMark: 64 * 1024,
-      writev: (chunks, callback) => {
-        const buffers = chunks.map((entry) => entry.chunk as Buffer)
-        writeAll(file, buffers).then(() => {
-          ingest.advance(buffers)
-          callback()
-        }, callback)
-      },
-    })
+  async begin(key: string): Promise<PendingUpload> {
+    const temp = await createTempFile(this.#partial)
+    const cache = new BlockCache(temp.path)
     return {
-      sink,
+      write: (chunks) => writeAll(temp.file, chunks),
+      openReader: (stored) => cache.acquire(stored),
       commit: async (meta) => {
-        await file.sync()
-        await close()
         await cache.end()
-        const key = ingest.key
-        const metaPath = this.#metaPath(key)
-        await rm(metaPath, { force: true })
-        await rename(path, this.#dataPath(key))
-        const temp = `${metaPath}.${randomUUID()}.tmp`
-        await writeFile(temp, JSON.stringify(meta))
-        await rename(temp, metaPath)
+        await rm(join(this.root, this.#metaPath(key)), { force: true })
+        await temp.commit(this.root, key.slice(1))
+        await writeFileAtomically(
+          this.#partial,
+          this.root,
+          this.#metaPath(key),
+          JSON.stringify(meta),
+        )
       },
       discard: async () => {
-        await close().catch(() => {})
+        await temp.discard()
         await cache.end()
-        await rm(path, { force: true })
       },
     }
   }
 
   async meta(key: string): Promise<ObjectMeta | undefined> {
+    let text: string
     try {
-      return JSON.parse(await readFile(this.#metaPath(key), 'utf8')) as ObjectMeta
+      const file = await openBeneath(this.root, this.#metaPath(key), constants.O_RDONLY)
+      try {
+        text = await readFile(file, 'utf8')
+      } finally {
+        await file.close()
+      }
+    } catch {
+      return undefined
+    }
+    try {
+      return JSON.parse(text) as ObjectMeta
     } catch {
       return undefined
     }
   }
 
-  serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    key: string,
-    meta: ObjectMeta,
-  ): Promise<boolean> {
+  async open(key: string, meta: ObjectMeta): Promise<StoredObject | 'missing' | 'symlink'> {
     const { 'content-type': contentType, ...headers } = meta.headers
-    return serveFile(req, res, this.#dataPath(key), {
+    const object = await fileRepresentation(this.root, key.slice(1), {
       etag: meta.etag,
       ...(contentType === undefined ? {} : { contentType }),
       headers,
     })
+    return object === 'not-a-file' ? 'missing' : object
   }
 
   async delete(key: string): Promise<boolean> {
     if ((await this.meta(key)) === undefined) return false
-    await rm(this.#metaPath(key), { force: true })
-    await rm(this.#dataPath(key), { force: true })
+    const data = await lstatBeneath(this.root, key.slice(1)).catch(() => undefined)
+    await rm(join(this.root, this.#metaPath(key)), { force: true })
+    // A link where the data should be is removed as a link, never followed.
+    if (data !== undefined) await rm(join(this.root, key), { force: true })
     return true
   }
 }

@@ -1,19 +1,27 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
-import { Transform } from 'node:stream'
+import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { requestBody } from '@sluice/internal-http'
+import {
+  hardenServer,
+  rawPathOf,
+  requestBody,
+  type ServerTimeouts,
+  serveRepresentation,
+  unsupportedTransferCoding,
+} from '@sluice/internal-http'
 import { applyCors, type CorsOptions } from './cors.js'
 import { DiskStorage } from './disk-storage.js'
+import { ObjectTooLargeError, UnsupportedTransferCodingError, uploadFailure } from './errors.js'
 import { Ingest } from './ingest.js'
 import { streamLive } from './live-reader.js'
 import { MemoryStorage } from './memory-storage.js'
 import { objectKey } from './object-key.js'
-import { InsufficientStorageError, type Storage } from './storage.js'
+import type { PendingUpload, Storage } from './storage.js'
 
 /** Options of {@link createChunkedHandler} and {@link createChunkedServer}. */
-export interface ChunkedServerOptions {
+export interface ChunkedServerOptions extends ServerTimeouts {
   /** Directory of the objects (the seed's `-p`, default `./content` in the CLI). */
   readonly root: string
   /**
@@ -86,17 +94,28 @@ function maxAge(cacheControl: string | undefined): number | undefined {
   return match ? Number(match[1]) : undefined
 }
 
-class ObjectTooLargeError extends Error {}
-
 /** Passes bytes through until more than `max` have come, then fails with ObjectTooLargeError. */
-function sizeLimit(key: string, max: number): Transform {
+function sizeLimit(max: number): Transform {
   let received = 0
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length
-      if (received > max)
-        callback(new ObjectTooLargeError(`${key}: objects are limited to ${max} bytes`))
+      if (received > max) callback(new ObjectTooLargeError(max))
       else callback(null, chunk)
+    },
+  })
+}
+
+/** Stores an upload's chunks, then makes them readable live: storage first, readers after. */
+function uploadSink(upload: PendingUpload, ingest: Ingest): Writable {
+  return new Writable({
+    highWaterMark: 64 * 1024,
+    writev(entries, callback) {
+      const chunks = entries.map((entry) => entry.chunk as Buffer)
+      upload.write(chunks).then(() => {
+        ingest.advance(chunks)
+        callback()
+      }, callback)
     },
   })
 }
@@ -165,28 +184,41 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     res: ServerResponse,
     key: string,
   ): Promise<void> {
+    const codings = unsupportedTransferCoding(req)
+    if (codings !== undefined) {
+      return answer(res, 501, new UnsupportedTransferCodingError(codings).message)
+    }
     if (live.has(key)) return answer(res, 409, `${key} is being uploaded by another request`)
-    if (!(await store.prepareKey(key))) {
+    const prepared = await store.prepareKey(key)
+    if (prepared === 'symlink') {
+      return answer(res, 403, `${key} leads through a symbolic link; links are never followed`)
+    }
+    if (prepared === 'conflict') {
       return answer(res, 409, `${key} conflicts with an existing object or directory`)
     }
     if (live.has(key)) return answer(res, 409, `${key} is being uploaded by another request`)
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > maxSize)
-      return answer(res, 413, `${key}: objects are limited to ${maxSize} bytes`)
-    const ingest = new Ingest(key, pickHeaders(req))
-    const pending = await store.begin(ingest)
+      return answer(
+        res,
+        413,
+        `upload of ${key} failed: ${new ObjectTooLargeError(maxSize).message}`,
+      )
+    const upload = await store.begin(key)
+    const ingest = new Ingest(key, pickHeaders(req), upload)
     live.set(key, { ingest, req })
     arrivals.emit(key)
     if (idleTimeout > 0) req.setTimeout(idleTimeout, () => req.destroy(new Error('upload idle')))
     try {
       const body = requestBody(req)
-      if (Number.isFinite(maxSize)) await pipeline(body, sizeLimit(key, maxSize), pending.sink)
-      else await pipeline(body, pending.sink)
+      const sink = uploadSink(upload, ingest)
+      if (Number.isFinite(maxSize)) await pipeline(body, sizeLimit(maxSize), sink)
+      else await pipeline(body, sink)
       if (!req.complete) throw new Error('the upload was cut short')
       const etag = `"${ingest.written.toString(16)}-${Date.now().toString(16)}"`
       const age = options.expire ? maxAge(ingest.headers['cache-control']) : undefined
       const expiresAt = age === undefined ? undefined : Date.now() + age * 1000
-      await pending.commit({
+      await upload.commit({
         size: ingest.written,
         headers: ingest.headers,
         etag,
@@ -197,19 +229,14 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       ingest.complete()
       answer(res, 201, `stored ${key} (${ingest.written} bytes)`)
     } catch (error) {
+      const failure = uploadFailure(error, req.complete)
       live.delete(key)
-      ingest.abort(error as Error)
-      await pending.discard()
-      const status =
-        error instanceof ObjectTooLargeError
-          ? 413
-          : error instanceof InsufficientStorageError
-            ? 507
-            : 400
+      ingest.abort(failure)
+      await upload.discard()
       if (!res.headersSent && !res.destroyed) {
         // HTTP/2 has no Connection header: a stream is reset on its own.
         if (!req.complete && req.httpVersionMajor === 1) res.setHeader('Connection', 'close')
-        answer(res, status, `upload of ${key} failed: ${(error as Error).message}`)
+        answer(res, failure.status, `upload of ${key} failed: ${failure.message}`)
       }
     }
   }
@@ -247,7 +274,12 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       }
       return answer(res, 404, `no object at ${key}`)
     }
-    if (!(await store.serve(req, res, key, meta))) answer(res, 404, `no object at ${key}`)
+    const object = await store.open(key, meta)
+    if (object === 'symlink') {
+      return answer(res, 403, `${key} is a symbolic link; links are never followed`)
+    }
+    if (object === 'missing') return answer(res, 404, `no object at ${key}`)
+    await serveRepresentation(req, res, object)
   }
 
   async function deleteObject(res: ServerResponse, key: string): Promise<void> {
@@ -267,29 +299,25 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await ready
     if (options.cors && applyCors(req, res, options.cors)) return
-    const target = objectKey(options.root, req.url)
+    const key = objectKey(req.url)
     const method = req.method ?? 'GET'
     if (method === 'OPTIONS') {
       res.writeHead(204, { Allow: 'GET, HEAD, PUT, POST, DELETE, OPTIONS' }).end()
       return
     }
-    if (target === undefined) {
+    if (key === undefined) {
       const status = method === 'PUT' || method === 'POST' ? 400 : 404
-      return answer(
-        res,
-        status,
-        `not an object key: ${new URL(req.url ?? '/', 'http://x').pathname}`,
-      )
+      return answer(res, status, `not an object key: ${rawPathOf(req.url)}`)
     }
     switch (method) {
       case 'PUT':
       case 'POST':
-        return ingestObject(req, res, target.key)
+        return ingestObject(req, res, key)
       case 'GET':
       case 'HEAD':
-        return readObject(req, res, target.key)
+        return readObject(req, res, key)
       case 'DELETE':
-        return deleteObject(res, target.key)
+        return deleteObject(res, key)
       default:
         res.setHeader('Allow', 'GET, HEAD, PUT, POST, DELETE')
         return answer(res, 405, `${method} is not supported`)
@@ -316,16 +344,30 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
 /** The origin's server: node:http, or node:http2 (with HTTP/1.1 fallback) when `tls` is set. */
 export type ChunkedServer = (Server | Http2SecureServer) & { readonly handler: ChunkedHandler }
 
-/** Creates (does not start) the origin's server. */
+/**
+ * Creates (does not start) the origin's server. Request headers must arrive within
+ * `headersTimeout` (default 30 s, else `408`); an upload has no overall time limit, only
+ * `ingestIdleTimeout`; a client that half-closes after its upload (ffmpeg's HTTP PUT) gets its
+ * answer; malformed requests get `400` with the parser's reason.
+ */
 export function createChunkedServer(options: ChunkedServerOptions): ChunkedServer {
   const handler = createChunkedHandler(options)
-  const server: Server | Http2SecureServer = options.tls
-    ? // The compatibility API gives the handler request/response objects shaped like node:http's.
-      createSecureServer(
-        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
-        handler as unknown as Parameters<typeof createSecureServer>[1],
-      )
-    : createServer({ requestTimeout: 0 }, handler)
+  let server: Server | Http2SecureServer
+  if (options.tls) {
+    // The compatibility API gives the handler request/response objects shaped like node:http's.
+    const secure = createSecureServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      allowHTTP1: true,
+    })
+    const track = hardenServer(secure, options)
+    secure.on('request', track(handler) as unknown as (...args: unknown[]) => void)
+    server = secure
+  } else {
+    const plain = createServer()
+    plain.on('request', hardenServer(plain, options)(handler))
+    server = plain
+  }
   server.on('close', () => handler.close())
   return Object.assign(server, { handler })
 }

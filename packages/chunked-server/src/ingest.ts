@@ -1,15 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { RecentBytes } from '@sluice/internal-http'
+import type { ByteReader, PendingUpload } from './storage.js'
 
 /** Bytes of the newest data each upload keeps in memory for caught-up readers. */
 const TAIL_BYTES = 1024 * 1024
-
-/** Reads the bytes of an object while it is being stored, at any position. */
-export interface ByteReader {
-  /** 1 to `length` bytes from `position` (none only past the end of what is stored). */
-  read(position: number, length: number): Promise<Buffer>
-  close(): Promise<void>
-}
 
 /**
  * An object being uploaded. `written` counts the bytes stored so far (what live readers may
@@ -22,13 +16,14 @@ export class Ingest extends EventEmitter {
   readonly headers: Readonly<Record<string, string>>
   written = 0
   state: 'receiving' | 'complete' | 'aborted' = 'receiving'
-  /** Opens a reader of the stored bytes; set by the storage when the upload begins. */
-  openReader: () => Promise<ByteReader> = () => Promise.reject(new Error('no storage yet'))
+  /** Opens a reader of the stored bytes. */
+  readonly openReader: () => ByteReader
 
-  constructor(key: string, headers: Record<string, string>) {
+  constructor(key: string, headers: Record<string, string>, upload: PendingUpload) {
     super()
     this.key = key
     this.headers = headers
+    this.openReader = () => upload.openReader(() => this.written)
     // Readers come and go; there is no leak in having many.
     this.setMaxListeners(0)
   }

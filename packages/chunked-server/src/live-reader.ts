@@ -33,7 +33,7 @@ function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): 
  * chunked body, never a clean end.
  */
 export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<void> {
-  const reader = await ingest.openReader()
+  const reader = ingest.openReader()
   try {
     let position = 0
     while (!isClosed(res)) {

@@ -1,12 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Readable, Writable } from 'node:stream'
-import { serveRepresentation } from '@sluice/internal-http'
-import type { ByteReader, Ingest } from './ingest.js'
-import {
-  InsufficientStorageError,
-  type ObjectMeta,
-  type PendingUpload,
-  type Storage,
+import { Readable } from 'node:stream'
+import { InsufficientStorageError } from './errors.js'
+import type {
+  ByteReader,
+  ObjectMeta,
+  PendingUpload,
+  StoredObject as Representation,
+  Storage,
 } from './storage.js'
 
 interface StoredObject {
@@ -65,36 +64,28 @@ export class MemoryStorage implements Storage {
 
   async init(): Promise<void> {}
 
-  async prepareKey(): Promise<boolean> {
-    return true
+  async prepareKey(): Promise<'ok'> {
+    return 'ok'
   }
 
-  async begin(ingest: Ingest): Promise<PendingUpload> {
+  async begin(key: string): Promise<PendingUpload> {
     const chunks: Buffer[] = []
     let held = 0
-    ingest.openReader = async () => chunkReader(chunks)
-    const sink = new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        if (this.used + chunk.length > this.budget) {
-          callback(
-            new InsufficientStorageError(`the memory budget of ${this.budget} bytes is full`),
-          )
-          return
-        }
-        // A copy: a socket chunk is a slice of a larger read buffer it would keep alive.
-        const copy = Buffer.from(chunk)
-        chunks.push(copy)
-        held += chunk.length
-        this.used += chunk.length
-        ingest.advance([copy])
-        callback()
-      },
-    })
     return {
-      sink,
+      write: async (written) => {
+        const bytes = written.reduce((sum, chunk) => sum + chunk.length, 0)
+        if (this.used + bytes > this.budget) {
+          throw new InsufficientStorageError(`the memory budget of ${this.budget} bytes is full`)
+        }
+        // Copies: a socket chunk is a slice of a larger read buffer it would keep alive.
+        for (const chunk of written) chunks.push(Buffer.from(chunk))
+        held += bytes
+        this.used += bytes
+      },
+      openReader: () => chunkReader(chunks),
       commit: async (meta) => {
-        this.#drop(ingest.key)
-        this.#objects.set(ingest.key, { chunks, meta, storedAt: new Date() })
+        this.#drop(key)
+        this.#objects.set(key, { chunks, meta, storedAt: new Date() })
         held = 0
       },
       discard: async () => {
@@ -116,19 +107,18 @@ export class MemoryStorage implements Storage {
     return this.#objects.get(key)?.meta
   }
 
-  async serve(req: IncomingMessage, res: ServerResponse, key: string): Promise<boolean> {
+  async open(key: string): Promise<Representation | 'missing'> {
     const object = this.#objects.get(key)
-    if (object === undefined) return false
+    if (object === undefined) return 'missing'
     const { 'content-type': contentType, ...headers } = object.meta.headers
-    await serveRepresentation(req, res, {
+    return {
       size: object.meta.size,
       etag: object.meta.etag,
       lastModified: object.storedAt,
       ...(contentType === undefined ? {} : { contentType }),
       headers,
       open: (start, end) => Readable.from(slices(object.chunks, start, end)),
-    })
-    return true
+    }
   }
 
   async delete(key: string): Promise<boolean> {

@@ -1,6 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Writable } from 'node:stream'
-import type { Ingest } from './ingest.js'
+import type { Representation } from '@sluice/internal-http'
 
 /** What is kept with a finished object and replayed to its readers. */
 export interface ObjectMeta {
@@ -11,28 +9,39 @@ export interface ObjectMeta {
   readonly expiresAt?: number
 }
 
-/** An upload being stored: its body goes to `sink`; it becomes the object only by `commit`. */
+/** Reads the bytes of an object while it is being stored, at any position. */
+export interface ByteReader {
+  /** 1 to `length` bytes from `position` (none only past the end of what is stored). */
+  read(position: number, length: number): Promise<Buffer>
+  close(): Promise<void>
+}
+
+/** An upload being stored: it becomes the object only by `commit`. */
 export interface PendingUpload {
-  readonly sink: Writable
+  /** Stores the next chunks; once it resolves, readers may read them. */
+  write(chunks: readonly Buffer[]): Promise<void>
+  /** A reader of what has been stored; `stored()` says how many bytes that is now. */
+  openReader(stored: () => number): ByteReader
   commit(meta: ObjectMeta): Promise<void>
   /** Drops what was stored (safe after a failed commit). */
   discard(): Promise<void>
 }
 
-/** Where objects live: on disk (the default) or in memory (`-r`). */
-export interface Storage {
-  init(): Promise<void>
-  /** Whether `key` can hold an object (no `/a` vs `/a/b` conflict on disk). */
-  prepareKey(key: string): Promise<boolean>
-  /** Starts storing an upload; sets `ingest.openReader` and calls `ingest.advance` as bytes land. */
-  begin(ingest: Ingest): Promise<PendingUpload>
-  meta(key: string): Promise<ObjectMeta | undefined>
-  /** Answers a GET/HEAD with a finished object; false, having written nothing, if it is gone. */
-  serve(req: IncomingMessage, res: ServerResponse, key: string, meta: ObjectMeta): Promise<boolean>
-  delete(key: string): Promise<boolean>
-}
+/** A finished object, ready to be answered (see `serveRepresentation`). */
+export type StoredObject = Representation
 
-/** An upload does not fit in the memory budget of `-r` (answered 507). */
-export class InsufficientStorageError extends Error {
-  override name = 'InsufficientStorageError'
+/** Where objects live: on disk (the default) or in memory (`-r`). Knows nothing of HTTP. */
+export interface Storage {
+  /** Sets the store up; rejects (with Node's error code) when it cannot be used. */
+  init(): Promise<void>
+  /**
+   * Whether `key` can hold an object: `conflict` when a file or directory is in the way (`/a` vs
+   * `/a/b`), `symlink` when a symbolic link is on its path (never followed).
+   */
+  prepareKey(key: string): Promise<'ok' | 'conflict' | 'symlink'>
+  begin(key: string): Promise<PendingUpload>
+  meta(key: string): Promise<ObjectMeta | undefined>
+  /** The finished object to answer with, or why there is none. */
+  open(key: string, meta: ObjectMeta): Promise<StoredObject | 'missing' | 'symlink'>
+  delete(key: string): Promise<boolean>
 }

@@ -102,14 +102,18 @@ describe('legacy mode (no subprotocol, httpfstream framing)', () => {
     expect(await readFile(join(root, 'chat.log'), 'utf8')).toBe('earlier\nhello\nworld\n')
   })
 
-  it('sends a large current content as one message, and closes 1000 when nobody appends', async () => {
+  it('sends a large current content as one message while an appender is active', async () => {
     const { ws, root } = await start()
     const big = 'x'.repeat(300_000)
     await writeFile(join(root, 'big.log'), big)
+    const appender = await connectLegacy(`${ws}/big.log`, { 'x-verb': 'APPEND' })
     const follower = await connectLegacy(`${ws}/big.log`)
-    const [code] = (await once(follower, 'close')) as [number]
-    expect(code).toBe(1000)
+    await expect.poll(() => follower.texts.length).toBe(2)
     expect(follower.texts).toEqual([big, ''])
+    const closed = once(follower, 'close')
+    appender.close(1000)
+    const [code] = (await closed) as [number]
+    expect(code).toBe(1000)
   })
 })
 

@@ -1,5 +1,7 @@
-import { type FileHandle, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { CLOSE } from '@sluice/internal-http'
 import type { WebSocket } from 'ws'
+import type { Framing } from './framing.js'
 import type { LiveResource } from './resources.js'
 
 const READ_SIZE = 256 * 1024
@@ -31,25 +33,31 @@ function nextEvent(ws: WebSocket, resource: LiveResource): Promise<void> {
 }
 
 /**
- * Runs one FOLLOW session (fstream.v1; `legacy` for httpfstream's text framing):
- * `{"type":"ready","offset":N}` (where it starts, a negative offset resolved), then binary frames
- * from there to the end of the file, then live data as it is appended; close 1000 once the
- * follower has everything and nobody appends. A follower reads at its own pace (the newest data
- * from memory, older data from the file in 256 KiB reads) and waits whenever more than 512 KiB are
- * queued on its socket: a slow follower costs the appender and the others nothing.
+ * Runs one FOLLOW session: `{"type":"ready","offset":N}` (where it starts, a negative offset
+ * resolved), then data frames from there to the end of the file, then live data as it is
+ * appended; close 1000 once the follower has everything and nobody appends. In legacy framing
+ * (httpfstream's clients, only while an appender is active) the current content comes first as
+ * one text message, then an empty message, then the appended data.
+ *
+ * A follower reads at its own pace (the newest data from memory, older data from the file in
+ * 256 KiB reads) and waits whenever more than 512 KiB are queued on its socket: a slow follower
+ * costs the appender and the others nothing.
  */
 export async function runFollow(
   ws: WebSocket,
   file: FileHandle,
-  path: string,
   offset: number,
   live: () => LiveResource | undefined,
-  legacy = false,
+  framing: Framing,
+  log: (message: string) => void,
 ): Promise<void> {
   try {
-    const storedSize = async () => live()?.size ?? (await stat(path)).size
+    const storedSize = async () => live()?.size ?? (await file.stat()).size
     let position = offset < 0 ? Math.max(0, (await storedSize()) + offset) : offset
-    if (legacy) {
+    if (framing.binaryData) {
+      // Where this session starts, so that a follower can resume after a broken connection.
+      framing.control(ws, { type: 'ready', offset: position })
+    } else {
       // httpfstream's framing: the current content as one text message (sent in fragments, so
       // memory stays flat), an empty message, then the appended data as text messages.
       position = 0
@@ -61,9 +69,6 @@ export async function runFollow(
         await send(ws, bytes, false, position >= initial || bytes.length === 0)
       } while (position < initial)
       await send(ws, Buffer.alloc(0), false)
-    } else {
-      // Where this session starts, so that a follower can resume after a broken connection.
-      ws.send(JSON.stringify({ type: 'ready', offset: position }))
     }
     // Sends not yet handed to the socket, oldest first: the loop reads ahead while they drain.
     const unsent: Promise<void>[] = []
@@ -76,7 +81,7 @@ export async function runFollow(
         const bytes = live()?.recent(position, length) ?? (await readAt(file, position, length))
         if (bytes.length === 0) break
         position += bytes.length
-        const sent = send(ws, bytes, !legacy)
+        const sent = send(ws, bytes, framing.binaryData)
         sent.catch(() => {})
         unsent.push(sent)
         while (ws.bufferedAmount > QUEUE_LIMIT && unsent.length > 0) await unsent.shift()
@@ -85,12 +90,13 @@ export async function runFollow(
       }
       const resource = live()
       if (resource === undefined || !resource.appending) {
-        ws.close(1000, 'end of resource')
+        ws.close(CLOSE.normal, 'end of resource')
         break
       }
       await nextEvent(ws, resource)
     }
-  } catch {
+  } catch (error) {
+    log(`FOLLOW failed: ${(error as Error).message}`)
     ws.terminate()
   } finally {
     await file.close()

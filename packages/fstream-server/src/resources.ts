@@ -41,31 +41,65 @@ export class LiveResource extends EventEmitter {
   }
 }
 
-/** The resources with an appender, by file path: at most one appender each. */
+/** The resources with an appender, by path: at most one appender each. */
 export class Registry {
+  readonly #reserved = new Set<string>()
   readonly #live = new Map<string, LiveResource>()
-  /** Emits a path when an appender claims it (what `?wait=1` followers wait for). */
-  readonly arrivals: EventEmitter = new EventEmitter().setMaxListeners(0)
+  /** Emits a path when its appender starts (what `?wait=1` followers wait for). */
+  readonly #arrivals: EventEmitter = new EventEmitter().setMaxListeners(0)
 
   get(path: string): LiveResource | undefined {
     return this.#live.get(path)
   }
 
-  /** Registers an appender; undefined when the resource already has one. */
-  claim(path: string, size: number): LiveResource | undefined {
-    if (this.#live.has(path)) return undefined
+  /** Reserves `path` for an appender; false when it already has one. */
+  reserve(path: string): boolean {
+    if (this.#reserved.has(path)) return false
+    this.#reserved.add(path)
+    return true
+  }
+
+  /** Gives up a reservation that did not become a session. */
+  cancel(path: string): void {
+    this.#reserved.delete(path)
+  }
+
+  /** The reserved appender's file is open at `size` bytes: followers may read it. */
+  activate(path: string, size: number): LiveResource {
     const resource = new LiveResource(size)
     this.#live.set(path, resource)
+    this.#arrivals.emit('arrival', path)
     return resource
   }
 
-  /** The appender's file exists now: followers waiting for it may open it. */
-  announce(path: string): void {
-    this.arrivals.emit('claimed', path)
+  release(path: string, resource: LiveResource): void {
+    if (this.#live.get(path) === resource) {
+      this.#live.delete(path)
+      this.#reserved.delete(path)
+    }
+    resource.finish()
   }
 
-  release(path: string, resource: LiveResource): void {
-    if (this.#live.get(path) === resource) this.#live.delete(path)
-    resource.finish()
+  /** Resolves true when an appender starts on `path`, false if `ws` closes first. */
+  arrival(
+    path: string,
+    ws: {
+      once(event: 'close', listener: () => void): unknown
+      off(event: 'close', listener: () => void): unknown
+    },
+  ): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (arrived: boolean) => {
+        this.#arrivals.off('arrival', onArrival)
+        ws.off('close', onClose)
+        resolve(arrived)
+      }
+      const onArrival = (arrived: string) => {
+        if (arrived === path) done(true)
+      }
+      const onClose = () => done(false)
+      this.#arrivals.on('arrival', onArrival)
+      ws.once('close', onClose)
+    })
   }
 }

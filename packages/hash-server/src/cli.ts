@@ -1,9 +1,10 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal, urlOf } from '@sluice/internal-http'
+import { fsReason, readCommandLine, serveUntilSignal, urlOf } from '@sluice/internal-http'
 import { supportedAlgorithms } from './algorithms.js'
 import { createHashServer } from './server.js'
+import { ContentStore } from './store.js'
 
 const HELP = `Usage: hash-server [options]
 
@@ -107,7 +108,9 @@ async function runServer(
   options: ReturnType<typeof readOptions>,
   announce: boolean,
 ): Promise<void> {
-  await serveUntilSignal(createHashServer(options.server), {
+  const server = createHashServer(options.server)
+  await server.handler.ready
+  await serveUntilSignal(server, {
     name: 'hash-server',
     host: options.host,
     port: options.port,
@@ -159,6 +162,16 @@ export async function main(argv: string[]): Promise<void> {
     return read.help ? undefined : read
   })
   if (options === undefined) return
+  const store = options.server.store
+  if (store !== undefined && cluster.isPrimary) {
+    try {
+      await new ContentStore(store).init()
+    } catch (error) {
+      process.stderr.write(`hash-server: cannot start: --store ${store} ${fsReason(error)}\n`)
+      process.exitCode = 1
+      return
+    }
+  }
   try {
     if (options.workers > 1 && cluster.isPrimary) runPrimary(options)
     else await runServer(options, cluster.isPrimary)

@@ -65,3 +65,15 @@ export class ClientAbortedError extends HashServerError {
     )
   }
 }
+
+/** The body is sent in a transfer coding other than `chunked` (`gzip, chunked`, say): `501`. */
+export class UnsupportedTransferCodingError extends HashServerError {
+  override name = 'UnsupportedTransferCodingError'
+  constructor(codings: string) {
+    super(
+      `Transfer-Encoding "${codings}" is not supported: send the body as is or chunked`,
+      'HASH_ERR_TRANSFER_CODING',
+      501,
+    )
+  }
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { availableParallelism } from 'node:os'
 import { pipeline } from 'node:stream/promises'
-import { requestBody } from '@sluice/internal-http'
+import { requestBody, unsupportedTransferCoding } from '@sluice/internal-http'
 import { parseAlgorithms, supportedAlgorithms } from './algorithms.js'
 import { formatDigestField, parseDigestFields, verifyDigests } from './digest-fields.js'
 import { DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
@@ -11,6 +11,7 @@ import {
   ClientAbortedError,
   HashServerError,
   InvalidHeaderError,
+  UnsupportedTransferCodingError,
 } from './errors.js'
 import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
 import { HashMetrics } from './metrics.js'
@@ -52,6 +53,11 @@ export interface HashHandlerOptions {
 export interface HashHandler {
   (req: IncomingMessage, res: ServerResponse): void
   readonly metrics: HashMetrics
+  /**
+   * Resolves once the store (if any) is ready; rejects, with Node's error code, when it cannot be
+   * used (not a directory, not writable). Requests wait for it; a CLI checks it before listening.
+   */
+  readonly ready: Promise<void>
   /**
    * Marks a request whose client waits for `100 Continue` (`Expect: 100-continue`): the handler
    * sends it only once the request's headers are accepted, so a 413 or 400 costs no upload. Call
@@ -166,8 +172,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     maxPartHeaderSize: options.multipart?.maxPartHeaderSize ?? 16 * 1024,
   }
   const store = options.store === undefined ? undefined : new ContentStore(options.store)
-  const storeReady = store?.init()
-  storeReady?.catch(() => {})
+  const storeReady = store?.init() ?? Promise.resolve()
+  storeReady.catch(() => {})
   const threads = options.hashThreads ?? availableParallelism()
   const pool = threads > 0 ? new HashThreadPool(threads) : undefined
   const engineFor =
@@ -190,6 +196,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   async function hashBody(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const requested = url.searchParams.getAll('algorithm')
     const algorithms = requested.length > 0 ? parseAlgorithms(requested.join(',')) : defaults
+    const codings = unsupportedTransferCoding(req)
+    if (codings !== undefined) throw new UnsupportedTransferCodingError(codings)
     const length = declaredLength(req)
     if (length !== undefined && length > maxBodySize) throw new BodyTooLargeError(maxBodySize)
     const fields = parseDigestFields(req.headers)
@@ -299,8 +307,13 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
               formatDigestField([algorithm], new Map([[algorithm, Buffer.from(hex, 'hex')]])),
             )
           }
-          if (await store.serve(req, res, algorithm, hex)) return
+          const unservable = await store.serve(req, res, algorithm, hex)
+          if (unservable === undefined) return
           res.removeHeader('Repr-Digest')
+          if (unservable === 'symlink') {
+            const text = 'the stored object is a symbolic link; links are never followed\n'
+            return send(req, res, 403, text, 'text/plain; charset=utf-8')
+          }
         }
         return send(req, res, 404, 'no such object\n', 'text/plain; charset=utf-8')
       }
@@ -340,6 +353,7 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   }
   return Object.assign(handler, {
     metrics,
+    ready: storeReady,
     expectsContinue: (req: IncomingMessage) => {
       awaitingContinue.add(req)
     },

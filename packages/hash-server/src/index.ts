@@ -7,6 +7,7 @@ export {
   InvalidHeaderError,
   MalformedMultipartError,
   UnsupportedAlgorithmError,
+  UnsupportedTransferCodingError,
 } from './errors.js'
 export { createHashHandler, type HashHandler, type HashHandlerOptions } from './handler.js'
 export { type HashStreamOptions, hashStream, type StreamDigests } from './hash-stream.js'

@@ -94,15 +94,19 @@ function describePart(header: Record<string, string[]>, limits: MultipartLimits)
 }
 
 /**
- * Dicer as a well-behaved Writable for pipeline(): Dicer emits 'finish' itself when the closing
- * boundary's last part has been read (possibly before `end()`), and swallows the stream's own
- * 'finish', so pipeline() would wait forever for a 'close' that never comes.
+ * Dicer as a well-behaved Writable for pipeline(). Dicer emits 'finish' itself when the closing
+ * boundary's last part has been read (possibly before `end()`) and swallows the stream's own
+ * 'finish', so pipeline() would wait forever for a 'close' that never comes. Worse, when the last
+ * part's reader is slow, Dicer keeps the callback of the write that held the closing boundary
+ * and emits 'finish' without ever calling it: that write is released here, and what comes after
+ * the closing boundary (the epilogue) is dropped without reaching Dicer.
  */
 class DicerSink extends Writable {
   readonly #dicer: Dicer
   #done = false
   #error: Error | undefined
   #onDone: ((error?: Error | null) => void) | undefined
+  #writing: ((error?: Error | null) => void) | undefined
 
   constructor(dicer: Dicer) {
     super({ highWaterMark: 0 })
@@ -115,8 +119,15 @@ class DicerSink extends Writable {
     if (this.#done) return
     this.#done = true
     this.#error = error
+    this.#release(error)
     if (error) this.destroy(error)
     this.#onDone?.(error)
+  }
+
+  #release(error?: Error | null): void {
+    const callback = this.#writing
+    this.#writing = undefined
+    callback?.(error ?? this.#error)
   }
 
   override _write(
@@ -124,7 +135,12 @@ class DicerSink extends Writable {
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    this.#dicer.write(chunk, (error?: Error | null) => callback(error ?? this.#error))
+    if (this.#done) {
+      callback(this.#error)
+      return
+    }
+    this.#writing = callback
+    this.#dicer.write(chunk, (error?: Error | null) => this.#release(error))
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -172,6 +188,16 @@ export async function digestMultipart(
   const parts: Array<Promise<ParsedPart>> = []
   // Parts still streaming: when the body fails they must fail too, or their sinks wait forever.
   const streaming = new Set<Readable>()
+  // Parts whose header block has not come (yet): Dicer never emits 'header' for a part whose
+  // block is cut by the next boundary or by the end of the body, so they are settled here.
+  const headless = new Map<Readable, (error: Error) => void>()
+  const settleHeadless = (error: Error): void => {
+    for (const [part, reject] of headless) {
+      abandon(part)
+      reject(error)
+    }
+    headless.clear()
+  }
   let failure: Error | undefined
   const fail = (error: Error): void => {
     failure ??= error
@@ -190,7 +216,9 @@ export async function digestMultipart(
       return
     }
     const digested = new Promise<ParsedPart>((resolve, reject) => {
+      headless.set(part, reject)
       part.once('header', (header: Record<string, string[]>) => {
+        headless.delete(part)
         let described: ReturnType<typeof describePart>
         try {
           described = describePart(header, limits)
@@ -212,11 +240,13 @@ export async function digestMultipart(
 
   try {
     await pipeline(requestBody(request), options.meter, new DicerSink(dicer))
+    settleHeadless(new MalformedMultipartError('a part ended before its header block was complete'))
     const results = await Promise.all(parts)
     if (results.length === 0) throw new MalformedMultipartError('multipart body without any part')
     return results
   } catch (error) {
     const reason = classify(failure ?? (error as Error), request)
+    settleHeadless(reason)
     for (const part of streaming) part.destroy(reason)
     for (const settled of await Promise.allSettled(parts)) {
       if (settled.status === 'fulfilled') await settled.value.pending?.discard()

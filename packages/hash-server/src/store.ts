@@ -1,8 +1,12 @@
-import { randomUUID } from 'node:crypto'
-import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { join } from 'node:path'
-import { serveFile } from '@sluice/internal-http'
+import {
+  createTempFile,
+  prepareTempDirectory,
+  serveFile,
+  type UnservableReason,
+} from '@sluice/internal-http'
 
 /** A body being written to the store's temp area; it becomes visible only through `commit`. */
 export interface PendingObject {
@@ -15,65 +19,65 @@ export interface PendingObject {
 
 const TEMP_DIR = '.tmp'
 
+/** Hex digest length per algorithm: a name of any other length cannot be in the store. */
+const hexLengths = new Map<string, number>()
+function hexLength(algorithm: string): number {
+  let length = hexLengths.get(algorithm)
+  if (length === undefined) {
+    length = createHash(algorithm).digest().length * 2
+    hexLengths.set(algorithm, length)
+  }
+  return length
+}
+
 /**
  * A content-addressed store: objects live at `<root>/<algorithm>/<hex digest>`. Bodies are written
  * to `<root>/.tmp` while they are hashed and renamed into place only when complete and verified,
- * so a reader never sees a partial object and an aborted upload leaves nothing behind.
+ * so a reader never sees a partial object and an aborted upload leaves nothing behind. Symbolic
+ * links inside the store are never followed, neither to serve nor to store.
  */
 export class ContentStore {
   readonly root: string
-  readonly #temp: string
+  #temp: string | undefined
 
   constructor(root: string) {
     this.root = root
-    this.#temp = join(root, TEMP_DIR)
   }
 
-  /** Creates the directories and removes temp files a crashed process left behind. */
+  /**
+   * Creates the directories, removes temp files a crashed process left behind and checks that
+   * the store can be written. Rejects (with Node's error code) when it cannot be used.
+   */
   async init(): Promise<void> {
-    await mkdir(this.#temp, { recursive: true })
-    for (const name of await readdir(this.#temp)) {
-      await rm(join(this.#temp, name), { force: true })
-    }
+    this.#temp = await prepareTempDirectory(this.root, TEMP_DIR)
   }
 
   async begin(): Promise<PendingObject> {
-    const path = join(this.#temp, `${process.pid}-${randomUUID()}`)
-    const file = await open(path, 'wx', 0o644)
-    let closed = false
-    const close = async (): Promise<void> => {
-      if (closed) return
-      closed = true
-      await file.close()
-    }
+    if (this.#temp === undefined) throw new Error('the store is not initialised')
+    const temp = await createTempFile(this.#temp)
     return {
-      file,
+      file: temp.file,
       commit: async (algorithm, hex) => {
-        await file.sync()
-        await close()
-        const dir = join(this.root, algorithm)
-        await mkdir(dir, { recursive: true })
-        await rename(path, join(dir, hex))
+        await temp.commit(this.root, `${algorithm}/${hex}`)
         return `/${algorithm}/${hex}`
       },
-      discard: async () => {
-        await close().catch(() => {})
-        await rm(path, { force: true })
-      },
+      discard: () => temp.discard(),
     }
   }
 
   /**
-   * Serves `<root>/<algorithm>/<hex>` with ETag (the digest), Range and HEAD. Resolves false, having
-   * written nothing, when there is no such object.
+   * Serves `<root>/<algorithm>/<hex>` with ETag (the digest), Range and HEAD. Resolves with why
+   * nothing was written when there is no such object (a name of the wrong length for the
+   * algorithm cannot be one).
    */
-  serve(
+  async serve(
     req: IncomingMessage,
     res: ServerResponse,
     algorithm: string,
     hex: string,
-  ): Promise<boolean> {
-    return serveFile(req, res, join(this.root, algorithm, hex), {
+  ): Promise<UnservableReason | undefined> {
+    if (hex.length !== hexLength(algorithm)) return 'missing'
+    return serveFile(req, res, this.root, `${algorithm}/${hex}`, {
       etag: `"${algorithm}-${hex}"`,
       headers: { 'Cache-Control': 'public, max-age=31536000, immutable' },
     })

@@ -1,11 +1,21 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 
+function aborted(): Error {
+  return Object.assign(new Error('the request was aborted before its body was complete'), {
+    code: 'ECONNRESET',
+  })
+}
+
 /**
  * The request body as a Readable that pipeline() may destroy without destroying the request.
  * pipeline() destroys every stream of a failed chain, and destroying an unfinished
  * IncomingMessage destroys its socket: the 413 or 400 explaining the failure would never reach
  * the client. Backpressure is kept (`if (!push()) pause()`, resume in `_read`).
+ *
+ * A request that is already over when this is called is seen for what it is: one whose body was
+ * read to its end ends at once; one that was destroyed first (a malformed chunked body, a client
+ * that went away) fails at once, so that no caller waits for an 'end' that will never come.
  */
 export function requestBody(req: IncomingMessage): Readable {
   const onData = (chunk: Buffer): void => {
@@ -17,9 +27,9 @@ export function requestBody(req: IncomingMessage): Readable {
   const onError = (error: Error): void => {
     body.destroy(error)
   }
-  const onAborted = (): void => {
-    if (!req.complete)
-      body.destroy(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
+  // 'close' without 'end' first: the body was cut (parse error, reset, timeout).
+  const onClose = (): void => {
+    if (!req.readableEnded) body.destroy(aborted())
   }
   const body: Readable = new Readable({
     highWaterMark: 64 * 1024,
@@ -30,15 +40,23 @@ export function requestBody(req: IncomingMessage): Readable {
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onError)
-      req.off('close', onAborted)
+      req.off('close', onClose)
       // Whatever is left of the body is discarded, not buffered.
-      if (!req.readableEnded) req.resume()
+      if (!req.readableEnded && !req.destroyed) req.resume()
       callback(error)
     },
   })
+  if (req.readableEnded) {
+    body.push(null)
+    return body
+  }
+  if (req.destroyed) {
+    process.nextTick(() => body.destroy(req.errored ?? aborted()))
+    return body
+  }
   req.on('data', onData)
   req.on('end', onEnd)
   req.on('error', onError)
-  req.on('close', onAborted)
+  req.on('close', onClose)
   return body
 }

@@ -1,0 +1,75 @@
+/** Every refusal of the origin: a stable `code` and the HTTP status it is answered with. */
+export class ChunkedServerError extends Error {
+  override name = 'ChunkedServerError'
+  /** Stable machine-readable code, `CHUNKED_ERR_*`. */
+  readonly code: string
+  readonly status: number
+
+  constructor(message: string, code: string, status: number, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.status = status
+  }
+}
+
+/** An upload larger than `maxObjectSize`: `413`. */
+export class ObjectTooLargeError extends ChunkedServerError {
+  override name = 'ObjectTooLargeError'
+  constructor(max: number) {
+    super(`objects are limited to ${max} bytes`, 'CHUNKED_ERR_TOO_LARGE', 413)
+  }
+}
+
+/** The storage is full (disk, quota, or the memory budget of `-r`): `507`. */
+export class InsufficientStorageError extends ChunkedServerError {
+  override name = 'InsufficientStorageError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'CHUNKED_ERR_INSUFFICIENT_STORAGE', 507, options)
+  }
+}
+
+/** The upload's body was cut short or malformed (client gone, bad chunked framing): `400`. */
+export class UploadAbortedError extends ChunkedServerError {
+  override name = 'UploadAbortedError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'CHUNKED_ERR_UPLOAD_ABORTED', 400, options)
+  }
+}
+
+/** The storage failed for another reason (I/O error): `500`, with the reason. */
+export class StorageError extends ChunkedServerError {
+  override name = 'StorageError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'CHUNKED_ERR_STORAGE', 500, options)
+  }
+}
+
+/** Uses a body sent in a transfer coding other than `chunked`: `501`. */
+export class UnsupportedTransferCodingError extends ChunkedServerError {
+  override name = 'UnsupportedTransferCodingError'
+  constructor(codings: string) {
+    super(
+      `Transfer-Encoding "${codings}" is not supported: send the body as is or chunked`,
+      'CHUNKED_ERR_TRANSFER_CODING',
+      501,
+    )
+  }
+}
+
+/**
+ * What an upload's failure is, for its answer and its readers: a file-system error is the
+ * storage's (`507` when full, else `500`); anything else while the body was incomplete is the
+ * client's (`400`).
+ */
+export function uploadFailure(error: unknown, bodyComplete: boolean): ChunkedServerError {
+  if (error instanceof ChunkedServerError) return error
+  const { code, syscall } = error as NodeJS.ErrnoException
+  const message = (error as Error).message
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new InsufficientStorageError("no space left on the server's storage", { cause: error })
+  }
+  if (syscall === undefined && !bodyComplete) {
+    return new UploadAbortedError(`the upload was cut short (${message})`, { cause: error })
+  }
+  return new StorageError(`cannot store the object (${message})`, { cause: error })
+}

@@ -1,0 +1,95 @@
+import { once } from 'node:events'
+import { writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  processResources,
+  repeat,
+  type ServerProcess,
+  startServerProcess,
+  tempDir,
+} from '@sluice/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { frame, OPCODE, openRawSession } from '../test/raw-websocket.js'
+import { PROTOCOL } from './index.js'
+
+const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
+let dir: Awaited<ReturnType<typeof tempDir>>
+let server: ServerProcess
+let port: number
+
+beforeAll(async () => {
+  dir = await tempDir('fstream-aborts-')
+  await writeFile(join(dir.path, 'big'), Buffer.alloc(8 * 1024 * 1024, 1))
+  server = await startServerProcess(process.execPath, [BIN, '--root', dir.path, '--port', '0'])
+  port = Number(new URL(server.url).port)
+})
+afterAll(async () => {
+  await server.stop()
+  await dir.remove()
+})
+
+/** Sends `request` raw and destroys the connection after the first answer bytes (or at once). */
+async function rawAbort(request: string, waitForAnswer: boolean): Promise<void> {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(request)
+  if (waitForAnswer) await once(socket, 'data')
+  socket.destroy()
+}
+
+const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
+  [
+    'APPEND cut in the middle of a frame',
+    async (i) => {
+      const session = await openRawSession(port, `/append-${i % 20}-${i}`, {
+        'Sec-WebSocket-Protocol': PROTOCOL,
+        'X-Verb': 'APPEND',
+      })
+      const half = frame({ opcode: OPCODE.binary, payload: Buffer.alloc(10_000, 2) })
+      session.socket.write(half.subarray(0, 5_000))
+      session.socket.destroy()
+    },
+  ],
+  [
+    'FOLLOW cut while reading',
+    async () => {
+      const session = await openRawSession(port, '/big', { 'Sec-WebSocket-Protocol': PROTOCOL })
+      await once(session.socket, 'data')
+      session.socket.destroy()
+    },
+  ],
+  [
+    'FOLLOW ?wait=1 cut while waiting',
+    async (i) => {
+      const session = await openRawSession(port, `/never-${i}?wait=1`, {
+        'Sec-WebSocket-Protocol': PROTOCOL,
+      })
+      session.socket.destroy()
+    },
+  ],
+  ['GET cut after the first bytes', () => rawAbort('GET /big HTTP/1.1\r\nHost: x\r\n\r\n', true)],
+  [
+    'upgrade cut inside its headers',
+    () => rawAbort('GET /big HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Up', false),
+  ],
+]
+
+describe('1,000 aborted requests of each kind', () => {
+  it('leave no descriptor behind and memory flat', { timeout: 180_000 }, async () => {
+    const pid = server.child.pid ?? 0
+    // A first round grows the working set (buffers of 50 sessions at a time); a leak shows as
+    // growth in the second.
+    for (const [, attempt] of kinds) await repeat(1_000, 50, attempt)
+    await expect.poll(() => processResources(pid).fds, { timeout: 15_000 }).toBeLessThan(30)
+    const before = processResources(pid)
+    for (const [, attempt] of kinds) await repeat(1_000, 50, attempt)
+    await expect
+      .poll(() => processResources(pid).fds, { timeout: 15_000 })
+      .toBeLessThanOrEqual(before.fds + 2)
+    expect(processResources(pid).rss - before.rss).toBeLessThan(32 * 1024 * 1024)
+    // And it still serves.
+    expect((await fetch(`${server.url}/big`, { method: 'HEAD' })).status).toBe(200)
+  })
+})

@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import {
+  PROTOCOL,
+  parseOffset,
+  QUERY,
+  rawPathOf,
+  relativePathOf,
+  VERB_HEADER,
+  type Verb,
+} from '@sluice/internal-http'
+import { type Framing, LEGACY, V1 } from './framing.js'
+
+/** A session request that passed every check that needs no file: what to run. */
+export interface SessionRequest {
+  readonly verb: Verb
+  readonly framing: Framing
+  /** The resource's path relative to the root (validated, `/`-separated). */
+  readonly relative: string
+  /** `?offset=`: APPEND the length required; FOLLOW where to start (negative: from the end). */
+  readonly offset: number | undefined
+  /** FOLLOW `?wait=1`: wait for a resource never written. */
+  readonly wait: boolean
+}
+
+/** A request refused before any upgrade, with a plain HTTP answer. */
+export class Refusal {
+  readonly status: number
+  readonly message: string
+
+  constructor(status: number, message: string) {
+    this.status = status
+    this.message = message
+  }
+
+  /** Writes the answer on the raw socket and ends it. */
+  send(socket: Duplex): void {
+    const body = `${this.message}\n`
+    socket.end(
+      `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Error'}\r\nConnection: close\r\n` +
+        `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+}
+
+/** Tokens of a server: APPEND needs `append`, FOLLOW and GET need `follow` (when set). */
+export interface Tokens {
+  readonly append?: string | undefined
+  readonly follow?: string | undefined
+}
+
+/** Whether the request carries `token` (`Authorization: Bearer T` or `?token=T`), if one is set. */
+export function authorized(req: IncomingMessage, url: URL, token: string | undefined): boolean {
+  if (token === undefined) return true
+  return (
+    req.headers.authorization === `Bearer ${token}` || url.searchParams.get(QUERY.token) === token
+  )
+}
+
+/**
+ * Reads a WebSocket upgrade request: subprotocol (fstream.v1, or none for httpfstream's legacy
+ * framing), resource path, verb, offset, wait, token.
+ */
+export function readSessionRequest(req: IncomingMessage, tokens: Tokens): SessionRequest | Refusal {
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const asked = req.headers['sec-websocket-protocol']
+  const framing = asked === undefined ? LEGACY : V1
+  if (asked !== undefined && !asked.split(',').some((name) => name.trim() === PROTOCOL)) {
+    return new Refusal(400, `ask for the WebSocket subprotocol ${PROTOCOL}`)
+  }
+  const relative = relativePathOf(rawPathOf(req.url))
+  if (relative === undefined) return new Refusal(404, 'no such resource')
+  const verbText = String(req.headers[VERB_HEADER] ?? url.searchParams.get(QUERY.verb) ?? 'FOLLOW')
+  const verb = verbText.toUpperCase()
+  if (verb !== 'APPEND' && verb !== 'FOLLOW') return new Refusal(400, `unknown verb ${verbText}`)
+  if (!authorized(req, url, verb === 'APPEND' ? tokens.append : tokens.follow)) {
+    return new Refusal(401, `a valid token is needed to ${verb.toLowerCase()}`)
+  }
+  const offset = parseOffset(url.searchParams.get(QUERY.offset))
+  if (offset === 'invalid' || (verb === 'APPEND' && offset !== undefined && offset < 0)) {
+    return new Refusal(400, `?${QUERY.offset}= takes a whole number of bytes`)
+  }
+  return { verb, framing, relative, offset, wait: url.searchParams.get(QUERY.wait) === '1' }
+}

@@ -10,6 +10,7 @@ import {
   type ServerTimeouts,
   serveRepresentation,
   unsupportedTransferCoding,
+  whenClientLeaves,
 } from '@sluice/internal-http'
 import { applyCors, type CorsOptions } from './cors.js'
 import { DiskStorage } from './disk-storage.js'
@@ -163,19 +164,24 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     expiries.set(key, timer)
   }
 
-  function waitForArrival(key: string, ms: number, res: ServerResponse): Promise<boolean> {
+  /** Resolves 'arrived' when an upload of `key` starts, else 'timeout' or 'gone' (client left). */
+  function waitForArrival(
+    key: string,
+    ms: number,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<'arrived' | 'timeout' | 'gone'> {
     return new Promise((resolve) => {
-      const done = (arrived: boolean) => {
+      const done = (outcome: 'arrived' | 'timeout' | 'gone') => {
         clearTimeout(timer)
         arrivals.off(key, onArrival)
-        res.off('close', onClose)
-        resolve(arrived)
+        stopWatching()
+        resolve(outcome)
       }
-      const onArrival = () => done(true)
-      const onClose = () => done(false)
-      const timer = setTimeout(() => done(false), ms)
+      const onArrival = () => done('arrived')
+      const timer = setTimeout(() => done('timeout'), ms)
       arrivals.once(key, onArrival)
-      res.once('close', onClose)
+      const stopWatching = whenClientLeaves(req, res, () => done('gone'))
     })
   }
 
@@ -257,7 +263,7 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       // Headers go out at once: a player learns the object is live before its first chunk lands.
       // (HTTP/2's compatibility response sends them in writeHead already.)
       if (typeof res.flushHeaders === 'function') res.flushHeaders()
-      return streamLive(current.ingest, res)
+      return streamLive(current.ingest, req, res)
     }
     let meta = await store.meta(key)
     if (meta?.expiresAt !== undefined && meta.expiresAt <= Date.now()) {
@@ -268,9 +274,13 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       const waitMs = mayWait ? (requestedWaitMs(req) ?? options.waitMs ?? 0) : 0
       if (waitMs > 0) {
         const started = Date.now()
-        const arrived = await waitForArrival(key, waitMs, res)
+        const outcome = await waitForArrival(key, waitMs, req, res)
+        if (outcome === 'gone') {
+          res.destroy()
+          return
+        }
         res.setHeader('Waited-For-Data-Ms', String(Date.now() - started))
-        if (arrived) return readObject(req, res, key, false)
+        if (outcome === 'arrived') return readObject(req, res, key, false)
       }
       return answer(res, 404, `no object at ${key}`)
     }

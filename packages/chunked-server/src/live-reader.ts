@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { whenClientLeaves } from '@sluice/internal-http'
 import type { Ingest } from './ingest.js'
 
 const READ_SIZE = 64 * 1024
@@ -32,8 +33,14 @@ function nextEvent(ingest: Ingest, res: ServerResponse, waitForDrain: boolean): 
  * block and never loses a byte; it waits on events, never polls. An aborted ingest (or DELETE) destroys the response: the client sees an incomplete
  * chunked body, never a clean end.
  */
-export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<void> {
+export async function streamLive(
+  ingest: Ingest,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const reader = ingest.openReader()
+  // A reader that half-closes is gone too: nobody will read what comes next.
+  const stopWatching = whenClientLeaves(req, res, () => res.destroy())
   try {
     let position = 0
     while (!isClosed(res)) {
@@ -57,6 +64,7 @@ export async function streamLive(ingest: Ingest, res: ServerResponse): Promise<v
       await nextEvent(ingest, res, false)
     }
   } finally {
+    stopWatching()
     await reader.close()
   }
 }

@@ -253,7 +253,57 @@ describe('multipart/form-data', () => {
       'a part header block starting with a space',
       'b',
       '--b\r\n Content-Disposition: form-data; name="a"\r\n\r\nhello\r\n--b--\r\n',
-      /malformed part header name/,
+      /malformed line in a part header block/,
+    ],
+    // The shapes that once got no answer at all.
+    ['a body of just a delimiter', 'ab', '--ab\r\n', /ended before its closing boundary/],
+    [
+      'an unterminated header block',
+      'ab',
+      '--ab\r\nContent-Disposition: form-data; name="a"\r\n',
+      /ended before its closing boundary/,
+    ],
+    [
+      'a header block then the end of the body',
+      'ab',
+      '--ab\r\nContent-Disposition: form-data; name="a"\r\n\r\n',
+      /ended before its closing boundary/,
+    ],
+    [
+      'a header block cut by the next delimiter',
+      'ab',
+      '--ab\r\nContent-Disposition: form-data; name="a"\r\n--ab--\r\n',
+      /ended before its header block was complete/,
+    ],
+    [
+      'a boundary parameter that is a prefix of the delimiter',
+      'ab',
+      '--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--abc--\r\n',
+      /ended before|header block/,
+    ],
+    [
+      'LF instead of CRLF',
+      'ab',
+      '--ab\nContent-Disposition: form-data; name="a"\n\nhello\n--ab--\n',
+      /ended before its closing boundary/,
+    ],
+    [
+      'a part header line without a colon',
+      'b',
+      '--b\r\nContent-Disposition: form-data; name="a"\r\nContent-Type\r\n\r\nhello\r\n--b--\r\n',
+      /malformed line in a part header block/,
+    ],
+    [
+      'a control character in a part header',
+      'b',
+      '--b\r\nContent-Disposition: form-data; name="a\u0001"\r\n\r\nhello\r\n--b--\r\n',
+      /malformed line in a part header block/,
+    ],
+    [
+      'a name parameter that is neither a token nor a quoted string',
+      'b',
+      '--b\r\nContent-Disposition: form-data; name=a"b\r\n\r\nhello\r\n--b--\r\n',
+      /Content-Disposition: form-data; name=/,
     ],
     [
       'no closing boundary',

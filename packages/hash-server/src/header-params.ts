@@ -6,6 +6,9 @@ export interface ParameterizedHeader {
   readonly params: ReadonlyMap<string, string>
 }
 
+/** RFC 9110 §5.6.2 token (`*` is a token character: `name*` stays possible). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
 const PARAM = /;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/gy
 
 /**
@@ -31,6 +34,8 @@ export function parseParameterizedHeader(header: string): ParameterizedHeader | 
     const name = match[1]?.toLowerCase() ?? ''
     const quoted = match[2]
     const raw = quoted === undefined ? (match[3] ?? '').trim() : quoted.replace(/\\(.)/g, '$1')
+    // RFC 9110 §5.6.6: a parameter is a token or a quoted string, nothing in between.
+    if (!TOKEN.test(name) || (quoted === undefined && !TOKEN.test(raw))) return undefined
     if (name.endsWith('*')) {
       const extended = /^([\w!#$%&+^`{}~-]+)'[^']*'(.*)$/.exec(raw)
       if (extended === null) return undefined

@@ -93,6 +93,45 @@ function describePart(header: Record<string, string[]>, limits: MultipartLimits)
   }
 }
 
+/** Most header lines in one part's header block (Dicer drops the ones past it silently). */
+const MAX_HEADER_LINES = 100
+
+/** Control characters, which a header line may not hold but for HTAB (RFC 9110 §5.5). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
+
+/**
+ * Whether a part's raw header block is well formed: each line a `name: value` pair or the
+ * folded continuation of one, with no control character (bare CR or LF among them), and not
+ * too many lines.
+ */
+function wellFormedHeaderBlock(block: string): boolean {
+  const lines = block.split('\r\n').filter((line) => line !== '')
+  if (lines.length > MAX_HEADER_LINES) return false
+  return lines.every((line, index) => {
+    if (CONTROL.test(line)) return false
+    if (line.startsWith(' ') || line.startsWith('\t')) return index > 0
+    return line.indexOf(':') > 0
+  })
+}
+
+/**
+ * Dicer's header parser stops at the first malformed line of a part's header block and emits the
+ * lines it read before it, dropping the rest without a word. There is no public hook: the check
+ * is put in front of the parser's own parse step, and `onMalformed` is called before the part's
+ * 'header' event. Without that private method (another Dicer), nothing is checked, and the
+ * multipart fuzz test, which compares us with busboy, fails.
+ */
+function checkHeaderBlocks(dicer: Dicer, onMalformed: () => void): void {
+  const parser = (dicer as unknown as { _hparser?: { buffer: string; _parseHeader(): void } })
+    ._hparser
+  if (parser === undefined || typeof parser._parseHeader !== 'function') return
+  const parse = parser._parseHeader.bind(parser)
+  parser._parseHeader = () => {
+    if (!wellFormedHeaderBlock(parser.buffer)) onMalformed()
+    parse()
+  }
+}
+
 /**
  * Dicer as a well-behaved Writable for pipeline(). Dicer emits 'finish' itself when the closing
  * boundary's last part has been read (possibly before `end()`) and swallows the stream's own
@@ -181,7 +220,7 @@ export async function digestMultipart(
   const { limits } = options
   const dicer = new Dicer({
     boundary: options.boundary,
-    maxHeaderPairs: 100,
+    maxHeaderPairs: MAX_HEADER_LINES,
     // Slightly above the limit so an oversized block is seen (Dicer truncates it silently).
     maxHeaderSize: limits.maxPartHeaderSize + 1024,
   } as ConstructorParameters<typeof Dicer>[0])
@@ -198,6 +237,10 @@ export async function digestMultipart(
     }
     headless.clear()
   }
+  let malformedHeader = false
+  checkHeaderBlocks(dicer, () => {
+    malformedHeader = true
+  })
   let failure: Error | undefined
   const fail = (error: Error): void => {
     failure ??= error
@@ -221,6 +264,10 @@ export async function digestMultipart(
         headless.delete(part)
         let described: ReturnType<typeof describePart>
         try {
+          if (malformedHeader) {
+            malformedHeader = false
+            throw new MalformedMultipartError('malformed line in a part header block')
+          }
           described = describePart(header, limits)
         } catch (error) {
           abandon(part)

@@ -26,6 +26,7 @@ export {
   VERB_HEADER,
   type Verb,
 } from './fstream/protocol.js'
+export { whenClientLeaves } from './http/client-gone.js'
 export {
   createHttpServer,
   DEFAULT_HEADERS_TIMEOUT,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
+import { PARSE_ERROR, parseErrorOf } from './http/server.js'
 
 function aborted(): Error {
   return Object.assign(new Error('the request was aborted before its body was complete'), {
@@ -14,8 +15,9 @@ function aborted(): Error {
  * the client. Backpressure is kept (`if (!push()) pause()`, resume in `_read`).
  *
  * A request that is already over when this is called is seen for what it is: one whose body was
- * read to its end ends at once; one that was destroyed first (a malformed chunked body, a client
- * that went away) fails at once, so that no caller waits for an 'end' that will never come.
+ * read to its end ends at once; one that was destroyed, or whose body the server's parser
+ * refused (a malformed chunked body, see `hardenServer`), fails at once, so that no caller waits
+ * for an 'end' that will never come.
  */
 export function requestBody(req: IncomingMessage): Readable {
   const onData = (chunk: Buffer): void => {
@@ -41,6 +43,7 @@ export function requestBody(req: IncomingMessage): Readable {
       req.off('end', onEnd)
       req.off('error', onError)
       req.off('close', onClose)
+      req.off(PARSE_ERROR, onError)
       // Whatever is left of the body is discarded, not buffered.
       if (!req.readableEnded && !req.destroyed) req.resume()
       callback(error)
@@ -50,13 +53,16 @@ export function requestBody(req: IncomingMessage): Readable {
     body.push(null)
     return body
   }
-  if (req.destroyed) {
-    process.nextTick(() => body.destroy(req.errored ?? aborted()))
+  const refused = parseErrorOf(req)
+  if (req.destroyed || refused) {
+    process.nextTick(() => body.destroy(refused ?? req.errored ?? aborted()))
     return body
   }
   req.on('data', onData)
   req.on('end', onEnd)
   req.on('error', onError)
   req.on('close', onClose)
+  // The server's parser refused the rest of the body (malformed chunked framing).
+  req.on(PARSE_ERROR, onError)
   return body
 }

@@ -1,5 +1,12 @@
 export { chromiumPath, launchChromium } from './browser.js'
 export { type ListeningServer, listen } from './listen.js'
+export {
+  encodeMultipart,
+  type FuzzBody,
+  type FuzzPart,
+  fuzzMultipartBodies,
+  seededRandom,
+} from './multipart-fuzz.js'
 export { type PayloadFile, payloadFile, tempDir } from './payload.js'
 export { type PeakRssSampler, samplePeakRss } from './peak-rss.js'
 export { type ProcessResources, processResources, repeat } from './process-resources.js'

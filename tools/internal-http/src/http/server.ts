@@ -46,6 +46,14 @@ function refusalOf(error: ParseError, headersTimeout: number): [number, string] 
 
 type AnyServer = Server | Http2SecureServer
 
+/** Event emitted on a request in flight whose connection the parser refused (see requestBody). */
+export const PARSE_ERROR: unique symbol = Symbol('sluice.parseError')
+
+/** The parser's refusal of a request in flight, if any: its body will never complete. */
+export function parseErrorOf(req: IncomingMessage): Error | undefined {
+  return (req as IncomingMessage & { [PARSE_ERROR]?: Error })[PARSE_ERROR]
+}
+
 /**
  * Makes a node:http (or node:http2 with HTTP/1.1 fallback) server safe against the habits of real
  * clients and the tricks of bad ones:
@@ -88,6 +96,13 @@ export function hardenServer(
     if (refused.has(socket)) return
     refused.add(socket)
     const current = answering.get(socket)
+    // The request in flight learns first, so that what it holds (an upload, a key) is released
+    // before the client can read the answer and come back.
+    const req = current?.req
+    if (req !== undefined && !req.complete) {
+      Object.assign(req, { [PARSE_ERROR]: error })
+      req.emit(PARSE_ERROR, error)
+    }
     if (!socket.writable || error.code === 'ECONNRESET' || current?.headersSent) {
       socket.destroy()
       return

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
+import { closeSessionsOnClose, createHttpServer } from '@sluice/internal-http'
 
 const page = readFileSync(new URL('./page/index.html', import.meta.url))
 
@@ -10,7 +11,7 @@ const page = readFileSync(new URL('./page/index.html', import.meta.url))
  */
 export function createLiveLogServer(options: FstreamServerOptions): Server {
   const fstream = createHandlers(options)
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://live-log').pathname
     if (path === '/' || path === '/index.html') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -30,12 +31,12 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
       return
     }
     fstream.handleRequest(req, res)
-  })
+  }, options)
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://live-log').pathname
     if (path.startsWith('/logs/')) fstream.handleUpgrade(req, socket, head)
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
   })
-  server.on('close', () => fstream.close())
+  closeSessionsOnClose(server, fstream.close)
   return server
 }

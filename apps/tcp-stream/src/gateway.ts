@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createHttpServer, type ServerTimeouts, whenClientLeaves } from '@sluice/internal-http'
 import { BackendPool, type BackendPoolOptions } from './backend-pool.js'
 import { BackendError, streamRandomBytes } from './backend-stream.js'
 import type { BackendSource } from './backends.js'
 import { DEFAULT_MAX_SIZE } from './service.js'
 
-export interface GatewayOptions extends BackendPoolOptions {
+export interface GatewayOptions extends BackendPoolOptions, ServerTimeouts {
   readonly backends: BackendSource
   /** Largest `size` accepted, in bytes (default 64 GiB); larger asks answer 413. */
   readonly maxSize?: number
@@ -26,12 +27,12 @@ export interface Gateway {
 export function createGateway(options: GatewayOptions): Gateway {
   const pool = new BackendPool(options.backends, options)
   const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE
-  const server = createServer((req, res) => {
+  const server = createHttpServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) reply(res, 500, { error: (error as Error).message })
       else res.destroy()
     })
-  })
+  }, options)
   void pool.start()
   server.on('close', () => pool.stop())
 
@@ -57,16 +58,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (size > maxSize) {
       return reply(res, 413, { error: `size ${text} is over the limit of ${maxSize} bytes` })
     }
-    await streamToBackend(res, size)
+    await streamToBackend(req, res, size)
   }
 
-  async function streamToBackend(res: ServerResponse, size: number) {
+  async function streamToBackend(req: IncomingMessage, res: ServerResponse, size: number) {
     const abort = new AbortController()
-    // The client left: stop generating bytes for it.
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort(new Error('client went away'))
-    }
-    res.once('close', onClose)
+    // The client left (or half-closed: nobody will read the answer): stop generating bytes.
+    const stopWatching = whenClientLeaves(req, res, () =>
+      abort.abort(new Error('client went away')),
+    )
     const started = performance.now()
     try {
       for (const backend of pool.candidates()) {
@@ -88,7 +88,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       reply(res, 503, { error: 'no healthy backend', ...pool.status() })
     } finally {
-      res.off('close', onClose)
+      stopWatching()
     }
   }
 

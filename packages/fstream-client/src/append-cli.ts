@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util'
 import { append } from './append.js'
 import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
 
-const HELP = `Usage: fstream-append [-v] [--offset N] [--token T] [--zero-mask] URL
+const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T] [--zero-mask] URL
 
 Appends standard input to a resource of an fstream server, streaming, and exits once the server
 has acknowledged every byte as durable.
 
   --offset N   append only if the resource is exactly N bytes long (resume after a failure)
+  --reconnect  resume after a broken connection or a server restart (10 attempts), with no loss
+               and no duplicate: bytes not yet acknowledged are kept (up to 16 MiB) and resent
   --token T    bearer token for a server that requires one
   --zero-mask  mask frames with an all-zero key: less CPU, for networks you trust (see README)
   -v           print the resource's size on stderr when done
@@ -19,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
   let url: string
   let values: {
     offset?: string | undefined
+    reconnect: boolean
     token?: string | undefined
     'zero-mask': boolean
     v: boolean
@@ -30,6 +33,7 @@ export async function main(argv: string[]): Promise<void> {
       allowPositionals: true,
       options: {
         offset: { type: 'string' },
+        reconnect: { type: 'boolean', default: false },
         token: { type: 'string' },
         'zero-mask': { type: 'boolean', default: false },
         v: { type: 'boolean', short: 'v', default: false },
@@ -55,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(values.offset === undefined ? {} : { offset: Number(values.offset) }),
       ...(values.token === undefined ? {} : { token: values.token }),
       zeroMask: values['zero-mask'],
+      reconnect: values.reconnect,
     })
     if (values.v)
       process.stderr.write(`fstream-append: the resource is ${size} bytes, all acknowledged\n`)

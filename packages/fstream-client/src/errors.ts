@@ -32,3 +32,11 @@ export function refusal(status: number, url: string): FstreamError {
           : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
   return new FstreamError(`${url}: ${what} (${status})`, code, status)
 }
+
+/** The server sent something fstream.v1 does not allow (a malformed control message). */
+export class FstreamProtocolError extends FstreamError {
+  override name = 'FstreamProtocolError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'FSTREAM_ERR_PROTOCOL', undefined, options)
+  }
+}

@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream'
+import { QUERY } from '@sluice/internal-http/fstream'
 import type WebSocket from 'ws'
 import { FstreamConnectionError } from './errors.js'
-import { type ConnectOptions, openWebSocket, webSocketUrl } from './websocket.js'
+import { attemptsOf, retryDelay } from './reconnect.js'
+import { type ConnectOptions, openSession, webSocketUrl } from './websocket.js'
 
 export interface FollowOptions extends ConnectOptions {
   /** Start at this byte; negative counts from the end (default 0). */
@@ -23,8 +25,7 @@ export interface FollowOptions extends ConnectOptions {
  * the socket is paused and the server stops sending.
  */
 export function follow(url: string | URL, options: FollowOptions = {}): Readable {
-  const attempts =
-    options.reconnect === true ? 10 : typeof options.reconnect === 'number' ? options.reconnect : 0
+  const attempts = attemptsOf(options.reconnect)
   let ws: WebSocket | undefined
   // The absolute position of the next byte, known once the server says where it started.
   let position: number | undefined
@@ -44,25 +45,26 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
   const connect = (): void => {
     const target = webSocketUrl(url)
     const offset = position ?? options.offset
-    if (offset !== undefined) target.searchParams.set('offset', String(offset))
+    if (offset !== undefined) target.searchParams.set(QUERY.offset, String(offset))
     // A resumed session may find the resource before its first byte is written again.
-    if (options.wait || position !== undefined) target.searchParams.set('wait', '1')
-    openWebSocket(target, options, (data, isBinary) => {
-      if (!isBinary) {
-        const message = JSON.parse(data.toString()) as { type?: string; offset?: number }
-        if (message.type === 'ready' && typeof message.offset === 'number')
-          position = message.offset
-        return
-      }
-      if (position !== undefined) position += data.length
-      failures = 0
-      if (!stream.push(data)) ws?.pause()
+    if (options.wait || position !== undefined) target.searchParams.set(QUERY.wait, '1')
+    openSession(target, options, {
+      onControl: (message) => {
+        if (message.type === 'ready') position = message.offset
+      },
+      onData: (data) => {
+        if (position !== undefined) position += data.length
+        failures = 0
+        if (!stream.push(data)) ws?.pause()
+      },
     }).then(
-      (socket) => {
-        ws = socket
-        if (stream.destroyed) socket.terminate()
-        socket.once('close', (code: number, reason: Buffer) => {
-          if (code === 1000) stream.push(null)
+      (session) => {
+        ws = session.ws
+        if (stream.destroyed) session.ws.terminate()
+        session.ws.once('close', (code: number, reason: Buffer) => {
+          const broken = session.protocolError()
+          if (broken) stream.destroy(broken)
+          else if (code === 1000) stream.push(null)
           else
             retry(
               new FstreamConnectionError(
@@ -81,9 +83,8 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
       stream.destroy(error)
       return
     }
-    const delay = Math.min(100 * 2 ** failures, 5000)
+    setTimeout(connect, retryDelay(failures))
     failures++
-    setTimeout(connect, delay)
   }
 
   connect()

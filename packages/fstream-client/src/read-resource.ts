@@ -7,6 +7,8 @@ export interface ReadResourceOptions {
   readonly offset?: number
   /** Aborts the request and destroys the stream. */
   readonly signal?: AbortSignal
+  /** Bearer token for a server that requires one to read. */
+  readonly token?: string
 }
 
 /**
@@ -23,7 +25,10 @@ export async function readResource(
   let res: Response
   try {
     res = await fetch(url, {
-      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      headers: {
+        ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
+        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+      },
       ...(options.signal ? { signal: options.signal } : {}),
     })
   } catch (error) {

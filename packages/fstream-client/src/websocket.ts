@@ -1,8 +1,29 @@
+import { type ControlMessage, PROTOCOL, parseControl } from '@sluice/internal-http/fstream'
 import WebSocket from 'ws'
-import { FstreamConnectionError, refusal } from './errors.js'
+import {
+  FstreamConnectionError,
+  type FstreamError,
+  FstreamProtocolError,
+  refusal,
+} from './errors.js'
 
 /** The server's WebSocket subprotocol. */
-export const PROTOCOL = 'fstream.v1'
+export { PROTOCOL }
+
+/** What a session does with what the server sends. */
+export interface SessionHandlers {
+  /** A control message (`ready`, `ack`), validated. */
+  onControl(message: ControlMessage): void
+  /** Bytes of the resource (binary frames). */
+  onData(data: Buffer): void
+}
+
+/** An open fstream.v1 session. */
+export interface Session {
+  readonly ws: WebSocket
+  /** Set once the server broke the protocol; the session is then terminated. */
+  protocolError(): FstreamError | undefined
+}
 
 export interface ConnectOptions {
   readonly token?: string
@@ -27,14 +48,17 @@ export function webSocketUrl(url: string | URL): URL {
 }
 
 /**
- * Opens an fstream.v1 WebSocket, handing every message to `onMessage`. Rejects with the refusal's stable code (404, 409, 401 answered
- * before the upgrade) or `FSTREAM_ERR_CONNECTION`. Removes its abort listener once settled.
+ * Opens an fstream.v1 session: binary frames go to `onData`, text frames must be control
+ * messages (anything else terminates the session with `FSTREAM_ERR_PROTOCOL`, reported by
+ * `protocolError()`, never thrown from a listener). Rejects with the refusal's stable code (404,
+ * 409, 401 answered before the upgrade) or `FSTREAM_ERR_CONNECTION`. Removes its abort listener
+ * once settled.
  */
-export function openWebSocket(
+export function openSession(
   url: URL,
   options: ConnectOptions,
-  onMessage: (data: Buffer, isBinary: boolean) => void,
-): Promise<WebSocket> {
+  handlers: SessionHandlers,
+): Promise<Session> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers }
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`
@@ -44,8 +68,24 @@ export function openWebSocket(
       maxPayload: 64 * 1024 * 1024,
       ...(options.zeroMask ? { generateMask: (mask: Buffer) => void mask.fill(0) } : {}),
     })
+    let failure: FstreamError | undefined
     // From the start: frames can come in the same packet as the handshake.
-    ws.on('message', onMessage)
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (failure) return
+      if (isBinary) {
+        handlers.onData(data)
+        return
+      }
+      const message = parseControl(data.toString())
+      if (message === undefined) {
+        failure = new FstreamProtocolError(
+          `${url}: the server sent a malformed control message: ${JSON.stringify(data.toString().slice(0, 100))}`,
+        )
+        ws.terminate()
+        return
+      }
+      handlers.onControl(message)
+    })
     const onAbort = () => {
       ws.terminate()
       reject(options.signal?.reason ?? new Error('aborted'))
@@ -57,7 +97,7 @@ export function openWebSocket(
       settle()
       // Later errors are followed by 'close', which the session handles.
       ws.on('error', () => {})
-      resolve(ws)
+      resolve({ ws, protocolError: () => failure })
     })
     ws.once('unexpected-response', (_req, res) => {
       settle()

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import {
   CLOSE,
+  closeSessionsOnClose,
   createHttpServer,
   openBeneath,
   PROTOCOL,
@@ -210,6 +211,15 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
       await file.close()
       return refusal
     }
+    // What a previous session wrote but never synced (a crash, a restart) becomes durable now:
+    // the `ready` offset of this session is one the appender can rely on.
+    try {
+      await file.datasync()
+    } catch (error) {
+      registry.cancel(relative)
+      await file.close()
+      return new Refusal(500, `cannot sync the resource: ${(error as Error).message}`)
+    }
     const resource = registry.activate(relative, info.size)
     const server = session.framing.binaryData ? v1 : legacy
     const ws = await upgrade(server, req, socket, head, `APPEND /${relative}`)
@@ -303,7 +313,7 @@ export function createFstreamServer(options: FstreamServerOptions): Server {
   const handlers = createHandlers(options)
   const server = createHttpServer(handlers.handleRequest, options)
   server.on('upgrade', handlers.handleUpgrade)
-  server.on('close', handlers.close)
+  closeSessionsOnClose(server, handlers.close)
   return server
 }
 

@@ -33,7 +33,9 @@ export function parseParameterizedHeader(header: string): ParameterizedHeader | 
     }
     const name = match[1]?.toLowerCase() ?? ''
     const quoted = match[2]
-    const raw = quoted === undefined ? (match[3] ?? '').trim() : quoted.replace(/\\(.)/g, '$1')
+    // Only `\\` and `\"` are escapes: browsers send other backslashes as they are (WHATWG HTML
+    // multipart encoding), and busboy reads them so.
+    const raw = quoted === undefined ? (match[3] ?? '').trim() : quoted.replace(/\\([\\"])/g, '$1')
     // RFC 9110 §5.6.6: a parameter is a token or a quoted string, nothing in between.
     if (!TOKEN.test(name) || (quoted === undefined && !TOKEN.test(raw))) return undefined
     if (name.endsWith('*')) {

@@ -88,7 +88,8 @@ function describePart(header: Record<string, string[]>, limits: MultipartLimits)
   }
   return {
     name,
-    filename: parsed.params.get('filename') ?? null,
+    // An empty filename is a file input with no file chosen.
+    filename: parsed.params.get('filename') || null,
     contentType: header['content-type']?.[0]?.trim() ?? null,
   }
 }
@@ -97,6 +98,7 @@ function describePart(header: Record<string, string[]>, limits: MultipartLimits)
 const MAX_HEADER_LINES = 100
 
 /** Control characters, which a header line may not hold but for HTAB (RFC 9110 §5.5). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is what it is for.
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
 
 /**

@@ -87,7 +87,10 @@ describe('multipart-upload CLI', () => {
     expect(lenient.code).toBe(0)
   })
 
-  it('exits 7 on a refused connection, 26 on a missing file, 2 on bad usage', async () => {
+  // Ten CLI processes: seconds on a loaded machine.
+  it('exits 7 on a refused connection, 26 on a missing file, 2 on bad usage', {
+    timeout: 60_000,
+  }, async () => {
     const refused = await cli(['http://127.0.0.1:1/', '-F', 'a=b'])
     expect(refused.code).toBe(7)
     expect(refused.stderr).toContain('ECONNREFUSED')

@@ -28,6 +28,7 @@ export {
 } from './fstream/protocol.js'
 export { whenClientLeaves } from './http/client-gone.js'
 export {
+  closeSessionsOnClose,
   createHttpServer,
   DEFAULT_HEADERS_TIMEOUT,
   hardenServer,

@@ -1,10 +1,15 @@
 export { chromiumPath, launchChromium } from './browser.js'
 export { type ListeningServer, listen } from './listen.js'
 export {
+  busboyParts,
   encodeMultipart,
   type FuzzBody,
   type FuzzPart,
+  type FuzzRun,
+  type FuzzRunOptions,
   fuzzMultipartBodies,
+  fuzzMultipartServer,
+  type ParsedPart,
   seededRandom,
 } from './multipart-fuzz.js'
 export { type PayloadFile, payloadFile, tempDir } from './payload.js'

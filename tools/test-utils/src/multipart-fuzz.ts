@@ -1,3 +1,8 @@
+import { createHash } from 'node:crypto'
+import { Agent, request } from 'node:http'
+import { Readable } from 'node:stream'
+import Busboy from 'busboy'
+
 /**
  * A seeded generator of multipart/form-data bodies, valid and mutated: the same seed gives the
  * same bodies on every machine, so that a failure found by a fuzz run can be replayed.
@@ -77,7 +82,9 @@ export function* fuzzMultipartBodies(seed: number, count: number): Generator<Fuz
       return {
         name: `field${i}`,
         ...(file ? { filename: `file${i}.bin` } : {}),
-        ...(random() < 0.5 ? { contentType: pick(['application/octet-stream', 'text/plain']) } : {}),
+        ...(random() < 0.5
+          ? { contentType: pick(['application/octet-stream', 'text/plain']) }
+          : {}),
         content: file ? bytes(int(4000)) : Buffer.from(`value ${n}-${i} `.repeat(int(50))),
       }
     })
@@ -118,7 +125,11 @@ export function* fuzzMultipartBodies(seed: number, count: number): Generator<Fuz
           applied.push('lf-only')
           break
         case 5:
-          body = Buffer.concat([body.subarray(0, at), Buffer.from(`\r\n--${boundary}\r\n`), body.subarray(at)])
+          body = Buffer.concat([
+            body.subarray(0, at),
+            Buffer.from(`\r\n--${boundary}\r\n`),
+            body.subarray(at),
+          ])
           applied.push(`stray-delimiter@${at}`)
           break
         case 6:
@@ -146,10 +157,201 @@ export function* fuzzMultipartBodies(seed: number, count: number): Generator<Fuz
           applied.push(`insert@${at}`)
           break
         default:
-          body = pick([Buffer.alloc(0), Buffer.from(`--${boundary}\r\n`), Buffer.from(`--${boundary}--`)])
+          body = pick([
+            Buffer.alloc(0),
+            Buffer.from(`--${boundary}\r\n`),
+            Buffer.from(`--${boundary}--`),
+          ])
           applied.push('degenerate')
       }
     }
     yield { contentType: header, body, mutation: applied.join(',') || 'valid', parts }
   }
+}
+
+/** One part as a multipart server reports it, and as the oracle reads it. */
+export interface ParsedPart {
+  readonly name: string
+  readonly filename: string | null
+  readonly size: number
+  readonly sha256: string
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+
+/**
+ * The body up to its close delimiter: what follows is the epilogue, which RFC 2046 §5.1.1 says
+ * to ignore (busboy keeps looking for delimiters in it, Dicer does not).
+ */
+function withoutEpilogue(fuzzed: FuzzBody): Buffer {
+  const match = /boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(fuzzed.contentType)
+  const boundary = match?.[1] ?? match?.[2]
+  if (!boundary) return fuzzed.body
+  const close = Buffer.from(`\r\n--${boundary}--`)
+  const at = fuzzed.body.indexOf(close)
+  return at === -1
+    ? fuzzed.body
+    : Buffer.concat([fuzzed.body.subarray(0, at + close.length), Buffer.from('\r\n')])
+}
+
+/** How busboy, an independent parser, reads a body; undefined when it refuses it. */
+export function busboyParts(fuzzed: FuzzBody): Promise<ParsedPart[] | undefined> {
+  return new Promise((resolve) => {
+    let parser: Busboy.Busboy
+    try {
+      // latin1: field values come back as the exact bytes sent; filenames are kept whole.
+      parser = Busboy({
+        headers: { 'content-type': fuzzed.contentType },
+        defCharset: 'latin1',
+        preservePath: true,
+      })
+    } catch {
+      resolve(undefined)
+      return
+    }
+    const parts: Array<Promise<ParsedPart>> = []
+    parser.on('field', (name, value) => {
+      const bytes = Buffer.from(value, 'latin1')
+      parts.push(
+        Promise.resolve({ name, filename: null, size: bytes.length, sha256: sha256(bytes) }),
+      )
+    })
+    parser.on('file', (name, stream, info) => {
+      const chunks: Buffer[] = []
+      parts.push(
+        new Promise((done) => {
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+          stream.on('error', () => {})
+          stream.on('end', () => {
+            const bytes = Buffer.concat(chunks)
+            done({
+              name,
+              filename: info.filename ?? null,
+              size: bytes.length,
+              sha256: sha256(bytes),
+            })
+          })
+        }),
+      )
+    })
+    parser.on('error', () => resolve(undefined))
+    parser.on('close', () => {
+      Promise.all(parts).then(resolve, () => resolve(undefined))
+    })
+    Readable.from([withoutEpilogue(fuzzed)]).pipe(parser)
+  })
+}
+
+/** Sends one body (sized, or chunked) and resolves with status and text, or 'no answer'. */
+function postBody(
+  url: string,
+  agent: Agent,
+  fuzzed: FuzzBody,
+  chunked: boolean,
+  answerWithinMs: number,
+): Promise<{ status: number; text: string } | 'no answer'> {
+  return new Promise((resolve) => {
+    const req = request(
+      `${url}/?algorithm=sha256`,
+      {
+        method: 'POST',
+        agent,
+        timeout: answerWithinMs,
+        headers: {
+          'content-type': fuzzed.contentType,
+          accept: 'application/json',
+          ...(chunked ? {} : { 'content-length': fuzzed.body.length }),
+        },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          text += chunk
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+        res.on('error', () => resolve('no answer'))
+      },
+    )
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('no answer')
+    })
+    req.on('error', () => resolve('no answer'))
+    req.end(fuzzed.body)
+  })
+}
+
+export interface FuzzRunOptions {
+  readonly seed: number
+  readonly count: number
+  /** Requests in flight at once (default 8). */
+  readonly concurrency?: number
+  /** Every answer must come within this (default 2 000 ms). */
+  readonly answerWithinMs?: number
+}
+
+export interface FuzzRun {
+  /** Answers by HTTP status. */
+  readonly statuses: ReadonlyMap<number, number>
+  /** What went wrong, one line each, naming the body (seed, index, mutations) to replay it. */
+  readonly failures: readonly string[]
+  readonly seconds: number
+}
+
+/**
+ * Sends `count` fuzzed bodies to a multipart server that answers per-part digests in JSON
+ * (hash-server's `?algorithm=sha256` with `Accept: application/json`), one in four chunked, and
+ * checks every answer: a 200 or a 4xx within `answerWithinMs`, never a 5xx; valid bodies
+ * accepted; and whatever is accepted read exactly as busboy reads it.
+ */
+export async function fuzzMultipartServer(url: string, options: FuzzRunOptions): Promise<FuzzRun> {
+  const answerWithinMs = options.answerWithinMs ?? 2_000
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency ?? 8 })
+  const bodies = fuzzMultipartBodies(options.seed, options.count)
+  const statuses = new Map<number, number>()
+  const failures: string[] = []
+  const started = performance.now()
+  let index = 0
+  const worker = async () => {
+    for (let next = bodies.next(); !next.done; next = bodies.next()) {
+      const fuzzed = next.value
+      const at = index++
+      const answer = await postBody(url, agent, fuzzed, at % 4 === 0, answerWithinMs)
+      const where = `body ${at} (seed ${options.seed}, ${fuzzed.mutation})`
+      if (answer === 'no answer') {
+        failures.push(`${where}: no answer within ${answerWithinMs} ms`)
+        continue
+      }
+      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
+      if (answer.status !== 200 && (answer.status < 400 || answer.status > 499)) {
+        failures.push(`${where}: ${answer.status} ${answer.text.trim()}`)
+      } else if (answer.status !== 200) {
+        if (fuzzed.mutation === 'valid') failures.push(`${where}: refused a valid body`)
+      } else {
+        const ours = (
+          JSON.parse(answer.text) as {
+            parts: Array<Omit<ParsedPart, 'sha256'> & { digests: Record<string, string> }>
+          }
+        ).parts.map(({ name, filename, size, digests }) => ({
+          name,
+          filename,
+          size,
+          sha256: digests['sha256'],
+        }))
+        const theirs = await busboyParts(fuzzed)
+        if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
+          failures.push(
+            `${where}: read as ${JSON.stringify(ours)}, busboy ${JSON.stringify(theirs)}`,
+          )
+        }
+      }
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker))
+  } finally {
+    agent.destroy()
+  }
+  return { statuses, failures, seconds: (performance.now() - started) / 1000 }
 }

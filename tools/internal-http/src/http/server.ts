@@ -142,3 +142,16 @@ export function createHttpServer(listener: RequestListener, options: ServerTimeo
   server.on('request', track(listener))
   return server
 }
+
+/**
+ * Makes `server.close()` also call `closeSessions` at once: close() waits for every connection,
+ * and upgraded ones (WebSockets) are no longer the HTTP server's to close, so their sessions
+ * must be told (1001 Going Away) as soon as the server stops accepting.
+ */
+export function closeSessionsOnClose(server: Server, closeSessions: () => void): void {
+  const stopAccepting = server.close.bind(server)
+  server.close = ((callback?: (error?: Error) => void) => {
+    closeSessions()
+    return stopAccepting(callback)
+  }) as typeof server.close
+}

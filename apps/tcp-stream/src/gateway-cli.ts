@@ -21,6 +21,7 @@ Options:
   --dns-server HOST:PORT DNS server for srv: lookups (default: the system's; Consul: 127.0.0.1:8600)
   --max-size BYTES       largest size accepted (default 68719476736, 64 GiB)
   --health-interval MS   time between health rounds (default 2000)
+  --headers-timeout MS   time allowed to send request headers (default 30000; then 408)
   -h, --help             show this help
 
 Prints "tcp-stream-gateway listening on URL" after the first health round; SIGTERM/SIGINT stop it.
@@ -34,6 +35,7 @@ function readOptions(argv: string[]) {
     'dns-server'?: string | undefined
     'max-size'?: string | undefined
     'health-interval'?: string | undefined
+    'headers-timeout'?: string | undefined
     help: boolean
   }
   try {
@@ -46,6 +48,7 @@ function readOptions(argv: string[]) {
         'dns-server': { type: 'string' },
         'max-size': { type: 'string' },
         'health-interval': { type: 'string' },
+        'headers-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values
@@ -70,11 +73,17 @@ function readOptions(argv: string[]) {
     values['health-interval'],
     'number of milliseconds',
   )
+  const headersTimeout = countOption(
+    'headers-timeout',
+    values['headers-timeout'],
+    'number of milliseconds',
+  )
   return {
     host: values.host,
     port,
     gateway: {
       backends,
+      ...(headersTimeout === undefined ? {} : { headersTimeout }),
       ...(maxSize === undefined ? {} : { maxSize }),
       ...(intervalMs === undefined ? {} : { intervalMs }),
     },

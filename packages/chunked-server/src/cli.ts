@@ -25,6 +25,7 @@ Options (the seed's one-letter flags are aliases):
                             (default 1000; 0 answers 404 at once); per request: Expires: in=N
       --max-object-size B   larger uploads get 413 (suffixes k, M, G: powers of 1024)
       --idle-timeout MS     abort an upload silent this long (default 30000; 0 = never)
+      --headers-timeout MS  time allowed to send request headers (default 30000; then 408)
   -r, --memory              keep objects in memory only (nothing on disk, nothing kept
                             across restarts); uploads that do not fit get 507
       --memory-budget B     bytes of objects -r may hold (default 512M)
@@ -61,6 +62,7 @@ async function readOptions(argv: string[]) {
       wait: { type: 'string', short: 'w', default: '1000' },
       'max-object-size': { type: 'string' },
       'idle-timeout': { type: 'string', default: '30000' },
+      'headers-timeout': { type: 'string', default: '30000' },
       memory: { type: 'boolean', short: 'r', default: false },
       'memory-budget': { type: 'string', default: '512M' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -99,6 +101,7 @@ async function readOptions(argv: string[]) {
     waitMs: whole('--wait', values.wait),
     expire: values.expire,
     ingestIdleTimeout: whole('--idle-timeout', values['idle-timeout']),
+    headersTimeout: whole('--headers-timeout', values['headers-timeout']),
     ...(maxObjectSize === undefined ? {} : { maxObjectSize }),
     ...(values.memory
       ? { memoryBudget: byteSize('--memory-budget', values['memory-budget']) }

@@ -18,6 +18,7 @@ Options:
   --token T              bearer token required to append (header or ?token=)
   --follow-token T       bearer token required to follow and GET
   --max-size BYTES       largest resource (default: no limit)
+  --headers-timeout MS   time allowed to send request headers (default 30000; then 408)
   -h, --help             show this help
 
 Prints "fstream-server listening on URL" once it accepts connections; SIGTERM/SIGINT stop it.
@@ -33,6 +34,7 @@ async function readOptions(argv: string[]) {
     token?: string | undefined
     'follow-token'?: string | undefined
     'max-size'?: string | undefined
+    'headers-timeout': string
     help: boolean
   }
   try {
@@ -45,6 +47,7 @@ async function readOptions(argv: string[]) {
         token: { type: 'string' },
         'follow-token': { type: 'string' },
         'max-size': { type: 'string' },
+        'headers-timeout': { type: 'string', default: '30000' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values
@@ -62,11 +65,16 @@ async function readOptions(argv: string[]) {
   if (maxSize !== undefined && !/^\d+$/.test(maxSize)) {
     throw new UsageError(`--max-size: "${maxSize}" is not a byte count`)
   }
+  const headersTimeout = values['headers-timeout']
+  if (!/^\d+$/.test(headersTimeout)) {
+    throw new UsageError(`--headers-timeout: "${headersTimeout}" is not a number of milliseconds`)
+  }
   return {
     host: values.host,
     port,
     server: {
       root: values.root,
+      headersTimeout: Number(headersTimeout),
       ...(values.token === undefined ? {} : { appendToken: values.token }),
       ...(values['follow-token'] === undefined ? {} : { followToken: values['follow-token'] }),
       ...(maxSize === undefined ? {} : { maxResourceSize: Number(maxSize) }),

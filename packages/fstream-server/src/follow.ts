@@ -96,7 +96,8 @@ export async function runFollow(
       await nextEvent(ws, resource)
     }
   } catch (error) {
-    log(`FOLLOW failed: ${(error as Error).message}`)
+    // A send that fails because the follower left is no failure of the server.
+    if (ws.readyState === ws.OPEN) log(`FOLLOW failed: ${(error as Error).message}`)
     ws.terminate()
   } finally {
     await file.close()

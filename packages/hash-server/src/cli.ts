@@ -20,7 +20,7 @@ Options:
   --workers N             processes sharing the port (default 1; 0 = one per core)
   --max-body-size BYTES   larger bodies get 413 (suffixes k, M, G, T: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
-  --header-timeout MS     time to receive request headers (default 30000)
+  --headers-timeout MS    time allowed to send request headers (default 30000; then 408)
   --idle-timeout MS       close a connection idle this long (default 60000)
   -h, --help              show this help
 
@@ -71,7 +71,9 @@ function readOptions(argv: string[]) {
       workers: { type: 'string', default: '1' },
       'max-body-size': { type: 'string' },
       'max-parts': { type: 'string', default: '1000' },
-      'header-timeout': { type: 'string', default: '30000' },
+      'headers-timeout': { type: 'string' },
+      // The first spelling of --headers-timeout, still accepted.
+      'header-timeout': { type: 'string' },
       'idle-timeout': { type: 'string', default: '60000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -98,7 +100,11 @@ function readOptions(argv: string[]) {
         ? {}
         : { maxBodySize: parseByteSize('--max-body-size', values['max-body-size']) }),
       multipart: { maxParts: parseCount('--max-parts', values['max-parts'], 1) },
-      headersTimeout: parseCount('--header-timeout', values['header-timeout'], 1),
+      headersTimeout: parseCount(
+        '--headers-timeout',
+        values['headers-timeout'] ?? values['header-timeout'] ?? '30000',
+        1,
+      ),
       idleTimeout: parseCount('--idle-timeout', values['idle-timeout'], 0),
     },
   }

@@ -141,7 +141,14 @@ export async function serveRepresentation(
       return
     }
     released = true
-    await pipeline(representation.open(start, end), res)
+    try {
+      await pipeline(representation.open(start, end), res)
+    } catch (error) {
+      // The client went away: nothing is wrong with the representation, nobody to tell.
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ERR_STREAM_PREMATURE_CLOSE' && res.destroyed) return
+      throw error
+    }
   } finally {
     release()
   }

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import {
   type ListeningServer,
   listen,
+  processResources,
+  repeat,
   runCli,
   samplePeakRss,
   startServerProcess,
@@ -248,4 +250,62 @@ describe('tcp-stream-gateway', () => {
     expect(usage.code).toBe(2)
     expect(usage.stderr).toContain('--backends: "nohost" is not host:port')
   }, 60_000)
+})
+
+describe('1,000 aborted requests of each kind', () => {
+  it('leave the gateway and the service with no descriptor or memory behind', async () => {
+    // A leak of even a few hundred bytes per request would exhaust these heaps.
+    const service = await startServerProcess(process.execPath, [
+      '--max-old-space-size=64',
+      serviceBin,
+      '--port',
+      '0',
+    ])
+    cleanups.push(() => service.stop())
+    const gateway = await startServerProcess(process.execPath, [
+      '--max-old-space-size=64',
+      gatewayBin,
+      '--port',
+      '0',
+      '--backends',
+      new URL(service.url).host,
+    ])
+    cleanups.push(() => gateway.stop())
+    const servicePort = Number(new URL(service.url).port)
+    const gatewayPort = Number(new URL(gateway.url).port)
+    const cut = async (port: number, bytes: string | Buffer) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      socket.write(bytes)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      socket.destroy()
+    }
+    const kinds = [
+      // A big stream whose client leaves: the gateway stops generating and drops the backend.
+      () => cut(gatewayPort, `POST /stream?size=${2 ** 34} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      // Headers that never finish.
+      () => cut(gatewayPort, 'POST /stream?size=10 HTTP/1.1\r\nHost: x\r\nContent-Le'),
+      // A frame header announcing 1 GiB, then a few bytes, then gone.
+      () => {
+        const header = Buffer.alloc(8)
+        header.writeBigUInt64LE(2n ** 30n)
+        return cut(servicePort, Buffer.concat([header, Buffer.alloc(1000, 1)]))
+      },
+    ]
+    const pids = [gateway.child.pid ?? 0, service.child.pid ?? 0]
+    for (const kind of kinds) await repeat(1_000, 50, kind)
+    // The first round grows the working set; a leak shows as growth in the second.
+    for (const pid of pids) {
+      await expect.poll(() => processResources(pid).fds, { timeout: 20_000 }).toBeLessThan(40)
+    }
+    const before = pids.map(processResources)
+    for (const kind of kinds) await repeat(1_000, 50, kind)
+    for (const [i, pid] of pids.entries()) {
+      await expect
+        .poll(() => processResources(pid).fds, { timeout: 20_000 })
+        .toBeLessThanOrEqual((before[i]?.fds ?? 0) + 2)
+      expect(processResources(pid).rss - (before[i]?.rss ?? 0)).toBeLessThan(48 * 1024 * 1024)
+    }
+    expect((await post(`${gateway.url}/stream?size=1000`)).status).toBe(200)
+  }, 180_000)
 })

@@ -275,10 +275,7 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       if (waitMs > 0) {
         const started = Date.now()
         const outcome = await waitForArrival(key, waitMs, req, res)
-        if (outcome === 'gone') {
-          res.destroy()
-          return
-        }
+        if (outcome === 'gone') return
         res.setHeader('Waited-For-Data-Ms', String(Date.now() - started))
         if (outcome === 'arrived') return readObject(req, res, key, false)
       }

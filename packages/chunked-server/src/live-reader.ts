@@ -40,7 +40,7 @@ export async function streamLive(
 ): Promise<void> {
   const reader = ingest.openReader()
   // A reader that half-closes is gone too: nobody will read what comes next.
-  const stopWatching = whenClientLeaves(req, res, () => res.destroy())
+  const stopWatching = whenClientLeaves(req, res, () => {})
   try {
     let position = 0
     while (!isClosed(res)) {

@@ -2,7 +2,7 @@ import { defineConfig, type Options } from 'tsup'
 
 /**
  * The build of every published package: ESM only, `.d.ts` for the library entry, Node 20
- * syntax. Private workspace code (`@sluice/internal-*`) is bundled in, so nothing private is ever
+ * syntax. Private workspace code (`@sluice/internal`) is bundled in, so nothing private is ever
  * a published dependency.
  */
 export function packageBuild(entry: readonly string[]): Options {
@@ -14,6 +14,6 @@ export function packageBuild(entry: readonly string[]): Options {
     dts: { entry: 'src/index.ts' },
     clean: true,
     splitting: true,
-    noExternal: [/^@sluice\/internal-/],
+    noExternal: [/^@sluice\/internal(\/|$)/],
   }) as Options
 }

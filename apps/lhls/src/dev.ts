@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serveUntilSignal } from '@sluice/internal-http'
+import { serveUntilSignal } from '@sluice/internal/cli'
 import { ffmpegAvailable, startFfmpeg } from './ffmpeg.js'
 import { runGenerator } from './generator.js'
 import { createOrigin, publishPlayer } from './origin.js'

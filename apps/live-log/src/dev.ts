@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openAppend } from '@sluice/fstream-client'
-import { serveUntilSignal } from '@sluice/internal-http'
+import { serveUntilSignal } from '@sluice/internal/cli'
 import { createLiveLogServer } from './server.js'
 
 const port = Number(process.env['PORT'] ?? 3001)

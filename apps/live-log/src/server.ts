@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
-import { closeSessionsOnClose, createHttpServer } from '@sluice/internal-http'
+import { closeSessionsOnClose, createHttpServer } from '@sluice/internal/http'
 
 const page = readFileSync(new URL('./page/index.html', import.meta.url))
 

@@ -1,5 +1,5 @@
 // `pnpm dev`: two TCP services and the gateway in front of them, on fixed local ports.
-import { serveUntilSignal } from '@sluice/internal-http'
+import { serveUntilSignal } from '@sluice/internal/cli'
 import { backendAt } from './backends.js'
 import { createGateway } from './gateway.js'
 import { createStreamService } from './service.js'

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
 import { BackendSpecError, parseBackendSpec } from './backends.js'
 import { countOption, portOption, UsageError } from './cli-options.js'
 import { createGateway } from './gateway.js'

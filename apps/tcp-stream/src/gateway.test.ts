@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { connect, createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import {
+  cleanUpAfterTest,
   type ListeningServer,
   listen,
   processResources,
@@ -10,24 +11,18 @@ import {
   samplePeakRss,
   startServerProcess,
 } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { startTestDns } from '../test/dns.js'
 import { type BackendSource, backendAt } from './backends.js'
 import { FrameParser, smallFrame } from './frames.js'
 import { createGateway, type GatewayOptions } from './gateway.js'
 import { createStreamService } from './service.js'
-import { startTestDns } from './test-dns.js'
 
 const gatewayBin = fileURLToPath(new URL('../bin/gateway.js', import.meta.url))
 const serviceBin = fileURLToPath(new URL('../bin/service.js', import.meta.url))
 
-const cleanups: (() => Promise<unknown>)[] = []
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
-})
-
 async function start(server: Server): Promise<ListeningServer> {
   const listening = await listen(server)
-  cleanups.push(() => listening.close())
   return listening
 }
 
@@ -166,7 +161,7 @@ describe('tcp-stream-gateway', () => {
 
   it('finds backends by DNS SRV records and follows them as they change', async () => {
     const dns = await startTestDns()
-    cleanups.push(() => dns.close())
+    cleanUpAfterTest(() => dns.close())
     const one = await start(createStreamService())
     const two = await start(createStreamService())
     const name = '_tcp-stream._tcp.service.consul'
@@ -219,7 +214,6 @@ describe('tcp-stream-gateway', () => {
 
   it('keeps constant memory at any size (1 GiB through the CLIs)', async () => {
     const service = await startServerProcess(process.execPath, [serviceBin, '--port', '0'])
-    cleanups.push(() => service.stop())
     const backend = new URL(service.url).host
     const gateway = await startServerProcess(process.execPath, [
       gatewayBin,
@@ -228,7 +222,6 @@ describe('tcp-stream-gateway', () => {
       '--backends',
       backend,
     ])
-    cleanups.push(() => gateway.stop())
     const pid = gateway.child.pid ?? 0
     // Peak RSS after a 1 MiB stream (the process as started and warmed up), then after 1 GiB.
     const warm = samplePeakRss(pid)
@@ -261,7 +254,6 @@ describe('1,000 aborted requests of each kind', () => {
       '--port',
       '0',
     ])
-    cleanups.push(() => service.stop())
     const gateway = await startServerProcess(process.execPath, [
       '--max-old-space-size=64',
       gatewayBin,
@@ -270,7 +262,6 @@ describe('1,000 aborted requests of each kind', () => {
       '--backends',
       new URL(service.url).host,
     ])
-    cleanups.push(() => gateway.stop())
     const servicePort = Number(new URL(service.url).port)
     const gatewayPort = Number(new URL(gateway.url).port)
     const cut = async (port: number, bytes: string | Buffer) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { createHttpServer, type ServerTimeouts, whenClientLeaves } from '@sluice/internal-http'
+import { createHttpServer, type ServerTimeouts, whenClientLeaves } from '@sluice/internal/http'
 import { BackendPool, type BackendPoolOptions } from './backend-pool.js'
 import { BackendError, streamRandomBytes } from './backend-stream.js'
 import type { BackendSource } from './backends.js'

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
 import { countOption, portOption, UsageError } from './cli-options.js'
 import { createStreamService } from './service.js'
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { fsReason, readCommandLine, serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
+import { fsReason } from '@sluice/internal/fs'
 import { parseCorsFile } from './cors.js'
 import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 

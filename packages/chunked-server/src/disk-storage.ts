@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import {
   checkDirectoriesBeneath,
   createTempFile,
-  fileRepresentation,
   lstatBeneath,
   openBeneath,
   prepareTempDirectory,
   writeAll,
   writeFileAtomically,
-} from '@sluice/internal-http'
+} from '@sluice/internal/fs'
+import { fileRepresentation } from '@sluice/internal/http'
 import { BlockCache } from './block-cache.js'
 import { RESERVED } from './object-key.js'
 import type { ObjectMeta, PendingUpload, Storage, StoredObject } from './storage.js'

@@ -4,24 +4,15 @@ import { readdir, readlink } from 'node:fs/promises'
 import { type ClientRequest, request } from 'node:http'
 import { join } from 'node:path'
 import { listen, tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type ChunkedServerOptions, createChunkedServer } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(root?: string, options: Omit<ChunkedServerOptions, 'root'> = {}) {
   const dir = root ?? (await tempDir('chunked-')).path
-  if (root === undefined)
-    cleanups.push(async () =>
-      (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }),
-    )
   const server = createChunkedServer({ root: dir, ...options })
   const listening = await listen(server)
-  cleanups.push(listening.close)
   return { ...listening, root: dir, server }
 }
 

@@ -3,15 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { rawPathOf } from '@sluice/internal/fs'
 import {
   hardenServer,
-  rawPathOf,
   requestBody,
   type ServerTimeouts,
   serveRepresentation,
   unsupportedTransferCoding,
   whenClientLeaves,
-} from '@sluice/internal-http'
+} from '@sluice/internal/http'
 import { applyCors, type CorsOptions } from './cors.js'
 import { DiskStorage } from './disk-storage.js'
 import { ObjectTooLargeError, UnsupportedTransferCodingError, uploadFailure } from './errors.js'

@@ -16,24 +16,18 @@ import {
   startServerProcess,
   tempDir,
 } from '@sluice/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ChunkedServerOptions, createChunkedServer } from './index.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(options: Partial<ChunkedServerOptions> = {}) {
   const dir = await tempDir('chunked-hard-')
-  cleanups.push(dir.remove)
   const root = join(dir.path, 'root')
   const server = createChunkedServer({ root, ...options })
   await server.handler.ready
   const listening = await listen(server)
-  cleanups.push(listening.close)
   return { ...listening, root, outside: dir.path }
 }
 
@@ -223,7 +217,6 @@ describe('storage failures', () => {
     const reason = missingSmallDisk()
     if (reason) return context.skip(reason)
     const dir = await tempDir('chunked-full-')
-    cleanups.push(dir.remove)
     const [command, args] = onSmallDisk(dir.path, 512 * 1024, process.execPath, [
       BIN,
       '-i',
@@ -232,7 +225,6 @@ describe('storage failures', () => {
       dir.path,
     ])
     const server = await startServerProcess(command, args)
-    cleanups.push(async () => void (await server.stop()))
     const full = await fetch(`${server.url}/big.ts`, {
       method: 'PUT',
       body: randomBytes(2_000_000),
@@ -248,7 +240,6 @@ describe('storage failures', () => {
 
   it('refuse to start, with one line, when the data directory is a file', async () => {
     const dir = await tempDir('chunked-cli-')
-    cleanups.push(dir.remove)
     const file = join(dir.path, 'file')
     await writeFile(file, 'x')
     const result = await runCli(process.execPath, [BIN, '-i', '0', '-p', file], {

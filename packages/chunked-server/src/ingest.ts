@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { RecentBytes } from '@sluice/internal-http'
+import { RecentBytes } from '@sluice/internal/live'
 import type { ByteReader, PendingUpload } from './storage.js'
 
 /** Bytes of the newest data each upload keeps in memory for caught-up readers. */

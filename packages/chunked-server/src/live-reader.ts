@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { whenClientLeaves } from '@sluice/internal-http'
+import { whenClientLeaves } from '@sluice/internal/http'
 import type { Ingest } from './ingest.js'
 
 const READ_SIZE = 64 * 1024

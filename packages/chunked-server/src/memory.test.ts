@@ -2,20 +2,14 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readdir } from 'node:fs/promises'
 import { request } from 'node:http'
 import { listen, tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createChunkedServer } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(memoryBudget: number) {
   const dir = await tempDir('chunked-ram-')
-  cleanups.push(dir.remove)
   const server = await listen(createChunkedServer({ root: dir.path, memoryBudget }))
-  cleanups.push(server.close)
   return { ...server, root: dir.path }
 }
 

@@ -1,4 +1,4 @@
-import { NAME_MAX, rawPathOf, relativePathOf } from '@sluice/internal-http'
+import { NAME_MAX, rawPathOf, relativePathOf } from '@sluice/internal/fs'
 
 /** Directories of the store that no key may name. */
 export const RESERVED = ['.partial', '.meta'] as const

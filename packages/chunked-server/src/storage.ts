@@ -1,4 +1,4 @@
-import type { Representation } from '@sluice/internal-http'
+import type { Representation } from '@sluice/internal/http'
 
 /** What is kept with a finished object and replayed to its readers. */
 export interface ObjectMeta {

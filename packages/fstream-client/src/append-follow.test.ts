@@ -4,23 +4,17 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { createFstreamServer } from '@sluice/fstream-server'
-import { listen, runCli, tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { cleanUpAfterTest, listen, runCli, tempDir } from '@sluice/test-utils'
+import { describe, expect, it } from 'vitest'
 import { append, follow, openAppend } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const APPEND_BIN = fileURLToPath(new URL('../bin/fstream-append.js', import.meta.url))
 const FOLLOW_BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start() {
   const dir = await tempDir('fstream-client-ws-')
-  cleanups.push(dir.remove)
   const server = await listen(createFstreamServer({ root: dir.path }))
-  cleanups.push(server.close)
   return server
 }
 
@@ -106,7 +100,6 @@ describe('append and follow', () => {
 describe('follow with reconnect', () => {
   it('resumes after the server restarts, with no gap and no duplicate', async () => {
     const dir = await tempDir('fstream-reconnect-')
-    cleanups.push(dir.remove)
     const first = await listen(createFstreamServer({ root: dir.path }))
     const { port } = first
     const part1 = randomBytes(500_000)
@@ -135,7 +128,7 @@ describe('follow with reconnect', () => {
     // The same root on the same port, as after a restart.
     const server = createFstreamServer({ root: dir.path })
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    cleanups.push(
+    cleanUpAfterTest(
       () =>
         new Promise<void>((resolve) => {
           server.closeAllConnections()

@@ -2,17 +2,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { runCli, type ServerProcess, startServerProcess, tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const APPEND_BIN = fileURLToPath(new URL('../bin/fstream-append.js', import.meta.url))
 const SERVER_BIN = fileURLToPath(
   new URL('../node_modules/@sluice/fstream-server/bin.js', import.meta.url),
 )
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function serve(root: string, port = 0): Promise<ServerProcess> {
   const server = await startServerProcess(process.execPath, [
@@ -22,7 +18,6 @@ async function serve(root: string, port = 0): Promise<ServerProcess> {
     '--port',
     String(port),
   ])
-  cleanups.push(async () => void (await server.stop()))
   return server
 }
 
@@ -45,7 +40,6 @@ describe('fstream-append --reconnect', () => {
   ] as const) {
     it(`survives a server that ${how}: no loss, no duplicate`, { timeout: 90_000 }, async () => {
       const dir = await tempDir('fstream-append-reconnect-')
-      cleanups.push(dir.remove)
       let server = await serve(dir.path)
       const port = Number(new URL(server.url).port)
       const resource = `${server.url}/log`
@@ -76,7 +70,6 @@ describe('fstream-append --reconnect', () => {
     timeout: 60_000,
   }, async () => {
     const dir = await tempDir('fstream-append-noreconnect-')
-    cleanups.push(dir.remove)
     const server = await serve(dir.path)
     const stdin = new PassThrough()
     const appending = runCli(process.execPath, [APPEND_BIN, `${server.url}/log`], {

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { QUERY } from '@sluice/internal-http/fstream'
+import { QUERY } from '@sluice/internal/fstream'
 import WebSocket from 'ws'
 import { FstreamConnectionError, FstreamError } from './errors.js'
 import { readResource } from './read-resource.js'

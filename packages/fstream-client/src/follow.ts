@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { QUERY } from '@sluice/internal-http/fstream'
+import { QUERY } from '@sluice/internal/fstream'
 import type WebSocket from 'ws'
 import { FstreamConnectionError } from './errors.js'
 import { attemptsOf, retryDelay } from './reconnect.js'

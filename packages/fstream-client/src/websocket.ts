@@ -1,4 +1,4 @@
-import { type ControlMessage, PROTOCOL, parseControl } from '@sluice/internal-http/fstream'
+import { type ControlMessage, PROTOCOL, parseControl } from '@sluice/internal/fstream'
 import WebSocket from 'ws'
 import {
   FstreamConnectionError,

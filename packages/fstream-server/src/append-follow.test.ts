@@ -3,21 +3,15 @@ import { once } from 'node:events'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { listen, tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createFstreamServer, type FstreamServerOptions, PROTOCOL } from './index.js'
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(options: Partial<FstreamServerOptions> = {}) {
   const dir = await tempDir('fstream-ws-')
-  cleanups.push(dir.remove)
   const server = await listen(createFstreamServer({ root: dir.path, ...options }))
-  cleanups.push(server.close)
   return { ...server, root: dir.path, ws: server.url.replace('http', 'ws') }
 }
 
@@ -188,7 +182,6 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
 
   it('keeps acknowledged data across a server restart mid-stream', async () => {
     const dir = await tempDir('fstream-restart-')
-    cleanups.push(dir.remove)
     const first = await listen(createFstreamServer({ root: dir.path }))
     const ws1 = first.url.replace('http', 'ws')
     const appender = await connect(`${ws1}/stream?verb=APPEND`)
@@ -203,7 +196,6 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
     await first.close()
 
     const second = await listen(createFstreamServer({ root: dir.path }))
-    cleanups.push(second.close)
     const ws2 = second.url.replace('http', 'ws')
     const resumed = await connect(`${ws2}/stream?verb=APPEND&offset=${part.length}`)
     const more = randomBytes(1000)

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises'
-import { CLOSE, writeAll } from '@sluice/internal-http'
+import { writeAll } from '@sluice/internal/fs'
+import { CLOSE } from '@sluice/internal/fstream'
 import type { Framing } from './framing.js'
 import type { LiveResource } from './resources.js'
 import type { SessionSocket } from './session-socket.js'

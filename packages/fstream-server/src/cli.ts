@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal-http'
+import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
 import { createFstreamServer } from './server.js'
 
 const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080] [--token T]

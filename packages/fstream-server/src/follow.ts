@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { CLOSE } from '@sluice/internal-http'
+import { CLOSE } from '@sluice/internal/fstream'
 import type { WebSocket } from 'ws'
 import type { Framing } from './framing.js'
 import type { LiveResource } from './resources.js'

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { CLOSE, type ControlMessage, encodeControl } from '@sluice/internal-http'
+import { CLOSE, type ControlMessage, encodeControl } from '@sluice/internal/fstream'
 import type { WebSocket } from 'ws'
 
 /** What a frame from an appender is: data to append, nothing, or a reason to close. */

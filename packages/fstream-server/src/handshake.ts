@@ -1,15 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import {
-  PROTOCOL,
-  parseOffset,
-  QUERY,
-  rawPathOf,
-  relativePathOf,
-  VERB_HEADER,
-  type Verb,
-} from '@sluice/internal-http'
+import { rawPathOf, relativePathOf } from '@sluice/internal/fs'
+import { PROTOCOL, parseOffset, QUERY, VERB_HEADER, type Verb } from '@sluice/internal/fstream'
 import { type Framing, LEGACY, V1 } from './framing.js'
 
 /** A session request that passed every check that needs no file: what to run. */

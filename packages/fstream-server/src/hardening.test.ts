@@ -10,27 +10,21 @@ import {
   startServerProcess,
   tempDir,
 } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { closePayload, frame, OPCODE, openRawSession } from '../test/raw-websocket.js'
 import { createFstreamServer, type FstreamServerOptions, PROTOCOL } from './index.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(options: Partial<FstreamServerOptions> = {}) {
   const dir = await tempDir('fstream-hard-')
-  cleanups.push(dir.remove)
   const root = join(dir.path, 'root')
   await mkdir(root)
   const logged: string[] = []
   const server = await listen(
     createFstreamServer({ root, log: (line) => logged.push(line), ...options }),
   )
-  cleanups.push(server.close)
   return { ...server, root, outside: dir.path, logged }
 }
 
@@ -69,7 +63,6 @@ describe('close codes tell the truth', () => {
     const reason = missingSmallDisk()
     if (reason) return context.skip(reason)
     const dir = await tempDir('fstream-full-')
-    cleanups.push(dir.remove)
     const [command, args] = onSmallDisk(dir.path, 256 * 1024, process.execPath, [
       BIN,
       '--root',
@@ -78,7 +71,6 @@ describe('close codes tell the truth', () => {
       '0',
     ])
     const server = await startServerProcess(command, args)
-    cleanups.push(async () => void (await server.stop()))
     const port = Number(new URL(server.url).port)
     const session = await openRawSession(port, '/big.log', append)
     session.send(

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { RecentBytes } from '@sluice/internal-http'
+import { RecentBytes } from '@sluice/internal/live'
 
 /** Bytes of the newest appended data kept in memory for caught-up followers. */
 const RECENT_BYTES = 2 * 1024 * 1024

@@ -3,17 +3,14 @@ import type { FileHandle } from 'node:fs/promises'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { openBeneath, rawPathOf, relativePathOf } from '@sluice/internal/fs'
+import { CLOSE, PROTOCOL } from '@sluice/internal/fstream'
 import {
-  CLOSE,
   closeSessionsOnClose,
   createHttpServer,
-  openBeneath,
-  PROTOCOL,
-  rawPathOf,
-  relativePathOf,
   type ServerTimeouts,
   serveFile,
-} from '@sluice/internal-http'
+} from '@sluice/internal/http'
 import { WebSocketServer } from 'ws'
 import { runAppend } from './append.js'
 import { runFollow } from './follow.js'

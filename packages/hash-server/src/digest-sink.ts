@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises'
 import { Transform, type TransformCallback, Writable } from 'node:stream'
-import { writeAll } from '@sluice/internal-http'
+import { writeAll } from '@sluice/internal/fs'
 import { BodyTooLargeError } from './errors.js'
 import type { DigestEngine } from './hash-threads.js'
 

@@ -4,9 +4,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { type PayloadFile, payloadFile, tempDir } from '@sluice/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { multipartRequest, rawExchange, startHashServer } from './test-helpers.js'
+import { cleanUpAfterTest, type PayloadFile, payloadFile, tempDir } from '@sluice/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { multipartRequest, rawExchange, startHashServer } from '../test/helpers.js'
 
 const b64 = (algorithm: string, data: string | Buffer) =>
   createHash(algorithm).update(data).digest('base64')
@@ -15,7 +15,6 @@ const hex = (algorithm: string, data: string | Buffer) =>
 
 let dir: Awaited<ReturnType<typeof tempDir>>
 let file: PayloadFile
-const cleanups: Array<() => Promise<void>> = []
 
 beforeAll(async () => {
   dir = await tempDir('hash-server-test-')
@@ -24,13 +23,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await dir.remove()
 })
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(options: Parameters<typeof startHashServer>[0] = {}) {
   const server = await startHashServer(options)
-  cleanups.push(server.close)
   return server
 }
 
@@ -373,7 +368,7 @@ describe('limits and misbehaving clients', () => {
   it('sends 100 Continue for an acceptable body', async () => {
     const { port } = await start({ maxBodySize: 1000 })
     const socket = connect(port, '127.0.0.1')
-    cleanups.push(async () => {
+    cleanUpAfterTest(async () => {
       socket.destroy()
     })
     const received: string[] = []
@@ -416,7 +411,6 @@ describe('limits and misbehaving clients', () => {
 
   it('survives a client that disconnects mid-upload, and counts it', async () => {
     const store = await tempDir('hash-store-')
-    cleanups.push(store.remove)
     const { port, url, server } = await start({ store: store.path })
     await new Promise<void>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
@@ -459,7 +453,6 @@ describe('limits and misbehaving clients', () => {
 describe('content-addressed store', () => {
   it('stores a verified body at <algorithm>/<hex> and serves it with Range, HEAD and ETag', async () => {
     const store = await tempDir('hash-store-')
-    cleanups.push(store.remove)
     const { url } = await start({ store: store.path, algorithms: ['sha256', 'md5'] })
     const res = await fetch(url, {
       method: 'POST',
@@ -505,7 +498,6 @@ describe('content-addressed store', () => {
 
   it('stores each multipart part, and nothing of a body that fails verification', async () => {
     const store = await tempDir('hash-store-')
-    cleanups.push(store.remove)
     const { url } = await start({ store: store.path })
     const form = new FormData()
     form.append('a', new Blob(['first']), 'a.txt')

@@ -14,19 +14,14 @@ import {
   startServerProcess,
   tempDir,
 } from '@sluice/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { rawExchange, startHashServer } from './test-helpers.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawExchange, startHashServer } from '../test/helpers.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex')
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function start(options: Parameters<typeof startHashServer>[0] = {}) {
   const server = await startHashServer(options)
-  cleanups.push(server.close)
   return server
 }
 
@@ -49,7 +44,6 @@ describe('real clients and their habits', () => {
     if (reason) return context.skip(reason)
     const { url } = await start()
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const file = await payloadFile(join(dir.path, 'upload.bin'), 1_500_000)
     const answers: string[] = []
     for (let i = 0; i < 50; i++) {
@@ -68,7 +62,6 @@ describe('real clients and their habits', () => {
 
   it('answers a complete request whose client half-closes, whatever its shape', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     for (const options of [{}, { store: dir.path }]) {
       const { port } = await start(options)
       for (const size of [0, 10, 3 * 1024 * 1024]) {
@@ -123,7 +116,6 @@ describe('strict requests', () => {
 describe('content-addressed store', () => {
   it('never follows a symbolic link, and answers impossible names with 404', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const store = join(dir.path, 'store')
     await mkdir(store)
     const secret = Buffer.from('outside the store')
@@ -146,7 +138,6 @@ describe('content-addressed store', () => {
 
   it('honours If-Range and If-Modified-Since on stored objects', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const { url } = await start({ store: dir.path })
     const body = randomBytes(1000)
     const location = (await fetch(`${url}/`, { method: 'POST', body })).headers.get('location')
@@ -166,7 +157,6 @@ describe('content-addressed store', () => {
 describe('hash-server CLI on unusable storage', () => {
   it('exits 1 with one clear line when --store cannot be used', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const file = join(dir.path, 'a-file')
     await writeFile(file, 'x')
     for (const [store, reason] of [

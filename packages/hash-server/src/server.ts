@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { hardenServer, type ServerTimeouts } from '@sluice/internal-http'
+import { hardenServer, type ServerTimeouts } from '@sluice/internal/http'
 import { createHashHandler, type HashHandler, type HashHandlerOptions } from './handler.js'
 
 /** Options of {@link createHashServer}: the handler's, plus timeouts against slow clients. */

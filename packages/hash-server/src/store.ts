@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  createTempFile,
-  prepareTempDirectory,
-  serveFile,
-  type UnservableReason,
-} from '@sluice/internal-http'
+import { createTempFile, prepareTempDirectory } from '@sluice/internal/fs'
+import { serveFile, type UnservableReason } from '@sluice/internal/http'
 
 /** A body being written to the store's temp area; it becomes visible only through `commit`. */
 export interface PendingObject {

@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createHashServer } from '@sluice/hash-server'
 import { listen, runCli, tempDir } from '@sluice/test-utils'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBusboyServer } from '../test/servers.js'
 import { parseFormArgument } from './form-arg.js'
 import { ProgressBar } from './progress.js'
-import { startBusboyServer } from './test-servers.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 const md5 = (data: string | Buffer) => createHash('md5').update(data).digest('hex')
@@ -17,20 +17,15 @@ const cli = (args: string[], input?: string) =>
 
 let dir: Awaited<ReturnType<typeof tempDir>>
 let fileA: string
-const cleanups: Array<() => Promise<void>> = []
 beforeAll(async () => {
   dir = await tempDir('multipart-cli-')
   fileA = join(dir.path, 'a.txt')
   await writeFile(fileA, 'contents of a')
 })
 afterAll(() => dir.remove())
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function hashServer(options: Parameters<typeof createHashServer>[0] = {}) {
   const server = await listen(createHashServer({ onError: () => {}, ...options }))
-  cleanups.push(server.close)
   return server
 }
 
@@ -60,7 +55,6 @@ describe('multipart-upload CLI', () => {
 
   it('sends -X and -H, and the types and filenames given', async () => {
     const server = await startBusboyServer()
-    cleanups.push(server.close)
     const result = await cli([
       `${server.url}/x`,
       '-X',

@@ -6,9 +6,16 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHashServer } from '@sluice/hash-server'
-import { listen, type PayloadFile, payloadFile, tempDir } from '@sluice/test-utils'
+import {
+  cleanUpAfterTest,
+  listen,
+  type PayloadFile,
+  payloadFile,
+  tempDir,
+} from '@sluice/test-utils'
 import { Agent, buildConnector } from 'undici'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startBusboyServer } from '../test/servers.js'
 import {
   ConnectionError,
   EarlyResponseError,
@@ -16,7 +23,6 @@ import {
   type UploadProgress,
   upload,
 } from './index.js'
-import { startBusboyServer } from './test-servers.js'
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
 const md5 = (data: string | Buffer) => createHash('md5').update(data).digest('hex')
@@ -25,7 +31,6 @@ let dir: Awaited<ReturnType<typeof tempDir>>
 let big: PayloadFile
 let small: PayloadFile
 let empty: PayloadFile
-const cleanups: Array<() => Promise<void>> = []
 
 beforeAll(async () => {
   dir = await tempDir('multipart-client-test-')
@@ -34,19 +39,14 @@ beforeAll(async () => {
   empty = await payloadFile(join(dir.path, 'empty.dat'), 0)
 })
 afterAll(() => dir.remove())
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
 
 async function busboyServer() {
   const server = await startBusboyServer()
-  cleanups.push(server.close)
   return server
 }
 
 async function hashServer(options: Parameters<typeof createHashServer>[0] = {}) {
   const server = await listen(createHashServer({ onError: () => {}, ...options }))
-  cleanups.push(server.close)
   return server
 }
 
@@ -288,7 +288,6 @@ describe('upload()', () => {
         }).then(async (answer) => res.writeHead(answer.status).end(await answer.text()))
       }),
     )
-    cleanups.push(flaky.close)
     const res = await upload(flaky.url, [{ name: 'f', path: big.path }], {
       retry: { retries: 3, minDelay: 10 },
     })
@@ -311,7 +310,6 @@ describe('upload()', () => {
         req.resume()
       }),
     )
-    cleanups.push(silent.close)
     await expect(
       upload(silent.url, [{ name: 'a', value: 'b' }], { headersTimeout: 200 }),
     ).rejects.toMatchObject({ code: 'MPC_ERR_TIMEOUT', cause: { code: 'UND_ERR_HEADERS_TIMEOUT' } })
@@ -327,7 +325,7 @@ describe('upload()', () => {
         connector(options, callback)
       },
     })
-    cleanups.push(() => agent.close())
+    cleanUpAfterTest(() => agent.close())
     const res = await upload(server.url, [{ name: 'a', value: 'b' }], { dispatcher: agent })
     await res.body.dump()
     expect(connects).toBe(1)

@@ -1,4 +1,5 @@
 export { chromiumPath, launchChromium } from './browser.js'
+export { cleanUpAfterTest } from './cleanup.js'
 export { type ListeningServer, listen } from './listen.js'
 export {
   busboyParts,

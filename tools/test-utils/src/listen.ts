@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
+import { cleanUpAfterTest } from './cleanup.js'
 
 /** A server listening on an ephemeral loopback port, with a close that also ends its connections. */
 export interface ListeningServer {
@@ -14,7 +15,7 @@ export interface ListeningServer {
 /**
  * Starts `server` on port 0 of `host` and tracks its connections so that `close()` cannot hang on a
  * keep-alive or half-finished socket (the ky test-server pattern: close all connections, then
- * await `close()`).
+ * await `close()`). Inside a test, the server is closed when the test finishes.
  */
 export async function listen(
   server: NetServer | HttpServer,
@@ -35,7 +36,7 @@ export async function listen(
   const { port } = server.address() as AddressInfo
   const urlHost = host.includes(':') ? `[${host}]` : host
   let closing: Promise<void> | undefined
-  return {
+  const listening: ListeningServer = {
     url: `http://${urlHost}:${port}`,
     host,
     port,
@@ -54,4 +55,6 @@ export async function listen(
       return closing
     },
   }
+  cleanUpAfterTest(listening.close)
+  return listening
 }

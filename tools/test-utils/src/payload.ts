@@ -4,6 +4,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { cleanUpAfterTest } from './cleanup.js'
 
 /** A file of random bytes on disk, with its digests computed while it was written. */
 export interface PayloadFile {
@@ -13,12 +14,17 @@ export interface PayloadFile {
   readonly sha256: string
 }
 
-/** Creates a fresh directory under the OS temp dir; `remove()` deletes it and everything in it. */
+/**
+ * Creates a fresh directory under the OS temp dir; `remove()` deletes it and everything in it.
+ * Inside a test, it is removed when the test finishes.
+ */
 export async function tempDir(
   prefix = 'sluice-',
 ): Promise<{ readonly path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+  const remove = () => rm(path, { recursive: true, force: true })
+  cleanUpAfterTest(remove)
+  return { path, remove }
 }
 
 const CHUNK = 1 << 20

@@ -1,5 +1,6 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process'
 import type { Readable } from 'node:stream'
+import { cleanUpAfterTest } from './cleanup.js'
 
 /** A server CLI running as a child process. */
 export interface ServerProcess {
@@ -14,7 +15,8 @@ export interface ServerProcess {
 
 /**
  * Starts a server CLI and resolves once it prints `listening on URL` (the convention of every
- * sluice server CLI); rejects if it exits first. stderr is passed through for diagnostics.
+ * sluice server CLI); rejects if it exits first. stderr is passed through for diagnostics. Inside
+ * a test, it is stopped when the test finishes.
  */
 export async function startServerProcess(
   command: string,
@@ -36,7 +38,7 @@ export async function startServerProcess(
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   )
-  return {
+  const server: ServerProcess = {
     child,
     url,
     output: () => output,
@@ -45,4 +47,6 @@ export async function startServerProcess(
       return exited
     },
   }
+  cleanUpAfterTest(server.stop)
+  return server
 }

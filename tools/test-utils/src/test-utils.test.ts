@@ -14,11 +14,6 @@ import {
   tempDir,
 } from './index.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
-
 describe('listen', () => {
   it('serves HTTP on an ephemeral loopback port and closes despite a keep-alive connection', async () => {
     const server = createHttpServer((_req, res) => res.end('pong'))
@@ -64,7 +59,6 @@ describe('listen', () => {
 describe('payloadFile', () => {
   it('writes exactly size random bytes and reports their digests', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const size = 3 * (1 << 20) + 12345
     const file = await payloadFile(join(dir.path, 'p.bin'), size)
     expect((await stat(file.path)).size).toBe(size)
@@ -77,7 +71,6 @@ describe('payloadFile', () => {
 
   it('writes an empty file and rejects a negative size', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
     const empty = await payloadFile(join(dir.path, 'empty'), 0)
     expect(empty.md5).toBe('d41d8cd98f00b204e9800998ecf8427e')
     await expect(payloadFile(join(dir.path, 'bad'), -1)).rejects.toThrow(RangeError)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeControl, parseControl, parseOffset } from '../index.js'
+import { encodeControl, parseControl, parseOffset } from './index.js'
 
 describe('fstream.v1 control messages and offsets', () => {
   it('encodes and parses control messages, refusing anything else', () => {

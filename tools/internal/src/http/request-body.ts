@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { PARSE_ERROR, parseErrorOf } from './http/server.js'
+import { PARSE_ERROR, parseErrorOf } from './server.js'
 
 function aborted(): Error {
   return Object.assign(new Error('the request was aborted before its body was complete'), {

@@ -19,7 +19,7 @@ const { values } = parseArgs({
 const count = Number(values.count)
 const seed = Number(values.seed)
 
-const BIN = fileURLToPath(new URL('../../../packages/hash-server/bin.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../packages/hash-server/bin.js', import.meta.url))
 const server = await startServerProcess(process.execPath, [
   '--max-old-space-size=64',
   BIN,

@@ -25,8 +25,8 @@ const { values } = parseArgs({
 const readers = Number(values.readers)
 const size = Number(values['size-mib']) * MiB
 const runs = Number(values.runs)
-const CLI = fileURLToPath(new URL('../../../packages/chunked-server/bin.js', import.meta.url))
-const WORK = fileURLToPath(new URL('../../../.bench/chunked-server', import.meta.url))
+const CLI = fileURLToPath(new URL('../../packages/chunked-server/bin.js', import.meta.url))
+const WORK = fileURLToPath(new URL('../../.bench/chunked-server', import.meta.url))
 const execFileAsync = promisify(execFile)
 
 /** The chunked-server CLI on a free port, over an emptied `.bench/chunked-server/<name>`. */

@@ -21,9 +21,9 @@ const runs = Number(values.runs)
 const size = Number(values['size-mib']) * MiB
 const concurrency = Number(values.concurrency)
 
-const BIN = fileURLToPath(new URL('../../../packages/hash-server/bin.js', import.meta.url))
+const BIN = fileURLToPath(new URL('../../packages/hash-server/bin.js', import.meta.url))
 const NAIVE = fileURLToPath(new URL('./naive-hash-server.mjs', import.meta.url))
-const WORK = fileURLToPath(new URL('../../../.bench/hash-server', import.meta.url))
+const WORK = fileURLToPath(new URL('../../.bench/hash-server', import.meta.url))
 
 async function payload(name: string, bytes: number) {
   const path = join(WORK, name)

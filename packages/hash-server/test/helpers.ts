@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { type ListeningServer, listen } from '@sluice/test-utils'
-import { createHashServer, type HashServer, type HashServerOptions } from './index.js'
+import { createHashServer, type HashServer, type HashServerOptions } from '../src/index.js'
 
 /** A hash server on an ephemeral loopback port. */
 export async function startHashServer(

@@ -18,9 +18,9 @@ const { values } = parseArgs({
 const runs = Number(values.runs)
 const size = Number(values['size-mib']) * MiB
 
-const CLI = fileURLToPath(new URL('../../../packages/multipart-client/bin.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../packages/multipart-client/bin.js', import.meta.url))
 const DRAIN = fileURLToPath(new URL('./drain-server.mjs', import.meta.url))
-const WORK = fileURLToPath(new URL('../../../.bench/multipart-client', import.meta.url))
+const WORK = fileURLToPath(new URL('../../.bench/multipart-client', import.meta.url))
 
 interface Measured {
   seconds: number

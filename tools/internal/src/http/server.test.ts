@@ -4,13 +4,8 @@ import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { listen } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createHttpServer, requestBody, unsupportedTransferCoding } from '../index.js'
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
+import { describe, expect, it } from 'vitest'
+import { createHttpServer, requestBody, unsupportedTransferCoding } from './index.js'
 
 /** Sends raw bytes, optionally half-closing, and resolves with everything the server sent. */
 async function exchange(port: number, request: string, halfClose = false): Promise<string> {
@@ -57,7 +52,6 @@ describe('createHttpServer', () => {
   it('answers a client that half-closes after its complete request (ffmpeg PUT)', async () => {
     const outcomes: string[] = []
     const server = await listen(createHttpServer(bodyCounter(100, outcomes)))
-    cleanups.push(server.close)
     for (const body of ['5\r\nhello\r\n0\r\n\r\n']) {
       const answer = await exchange(
         server.port,
@@ -79,7 +73,6 @@ describe('createHttpServer', () => {
   it('answers a malformed chunked body with 400 and the reason, and fails the body promptly', async () => {
     const outcomes: string[] = []
     const server = await listen(createHttpServer(bodyCounter(100, outcomes)))
-    cleanups.push(server.close)
     const head = 'PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
     for (const body of [
       '3\r\nhello\r\n0\r\n\r\n', // chunk longer than its size
@@ -98,7 +91,6 @@ describe('createHttpServer', () => {
 
   it('closes a connection whose headers do not arrive in time with 408', async () => {
     const server = await listen(createHttpServer((_req, res) => res.end(), { headersTimeout: 300 }))
-    cleanups.push(server.close)
     const answer = await exchange(server.port, 'GET / HTTP/1.1\r\nHost: x\r\n')
     expect(answer).toMatch(/^HTTP\/1.1 408 Request Timeout/)
     expect(answer).toContain('did not arrive within 300 ms')

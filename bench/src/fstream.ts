@@ -19,8 +19,8 @@ const { values } = parseArgs({
 })
 const size = Number(values['size-mib']) * MiB
 const followers = Number(values.followers)
-const CLI = fileURLToPath(new URL('../../../packages/fstream-server/bin.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../../../.bench/fstream', import.meta.url))
+const CLI = fileURLToPath(new URL('../../packages/fstream-server/bin.js', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../.bench/fstream', import.meta.url))
 
 function* chunks(payload: Buffer, chunkSize: number): Generator<Buffer> {
   for (let offset = 0; offset < payload.length; offset += chunkSize) {

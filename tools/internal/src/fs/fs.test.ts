@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from '@sluice/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   checkDirectoriesBeneath,
   createTempFile,
@@ -13,16 +13,10 @@ import {
   rawPathOf,
   relativePathOf,
   writeFileAtomically,
-} from '../index.js'
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.()
-})
+} from './index.js'
 
 async function sandbox() {
   const dir = await tempDir()
-  cleanups.push(dir.remove)
   const root = join(dir.path, 'root')
   await mkdir(root)
   await writeFile(join(dir.path, 'secret'), 'outside')

@@ -4,8 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import fresh from 'fresh'
+import { openBeneath } from '../fs/beneath.js'
 import { type ByteRange, parseByteRange } from './byte-range.js'
-import { openBeneath } from './fs/beneath.js'
 
 export interface ServeFileOptions {
   /** Strong validator; default: derived from size and modification time. */

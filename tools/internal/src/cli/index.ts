@@ -1,0 +1,2 @@
+export { readCommandLine } from './command-line.js'
+export { type ServeOptions, serveUntilSignal, urlOf } from './serve-until-signal.js'

@@ -1,0 +1,1 @@
+export { RecentBytes } from './recent-bytes.js'

@@ -12,6 +12,50 @@ export class ChunkedServerError extends Error {
   }
 }
 
+/** A request target that cannot be an object key (dot segments, NUL, a name too long…). */
+export class InvalidKeyError extends ChunkedServerError {
+  override name = 'InvalidKeyError'
+  constructor(target: string, status: 400 | 404) {
+    super(`not an object key: ${target}`, 'CHUNKED_ERR_INVALID_KEY', status)
+  }
+}
+
+/** No object at this key (and, with wait-for-content, none arrived in time): `404`. */
+export class ObjectNotFoundError extends ChunkedServerError {
+  override name = 'ObjectNotFoundError'
+  constructor(key: string) {
+    super(`no object at ${key}`, 'CHUNKED_ERR_NOT_FOUND', 404)
+  }
+}
+
+/** The key is being uploaded by another request, or conflicts with another key: `409`. */
+export class KeyConflictError extends ChunkedServerError {
+  override name = 'KeyConflictError'
+  constructor(message: string) {
+    super(message, 'CHUNKED_ERR_CONFLICT', 409)
+  }
+}
+
+/** A symbolic link stands on the key's path in the data directory (never followed): `403`. */
+export class SymbolicLinkError extends ChunkedServerError {
+  override name = 'SymbolicLinkError'
+  constructor(key: string) {
+    super(
+      `${key} leads through a symbolic link; links are never followed`,
+      'CHUNKED_ERR_SYMLINK',
+      403,
+    )
+  }
+}
+
+/** A method the origin does not serve: `405`. */
+export class MethodNotAllowedError extends ChunkedServerError {
+  override name = 'MethodNotAllowedError'
+  constructor(method: string) {
+    super(`${method} is not supported`, 'CHUNKED_ERR_METHOD', 405)
+  }
+}
+
 /** An upload larger than `maxObjectSize`: `413`. */
 export class ObjectTooLargeError extends ChunkedServerError {
   override name = 'ObjectTooLargeError'

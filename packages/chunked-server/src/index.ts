@@ -1,5 +1,18 @@
 export { type CorsOptions, parseCorsFile } from './cors.js'
 export {
+  ChunkedServerError,
+  InsufficientStorageError,
+  InvalidKeyError,
+  KeyConflictError,
+  MethodNotAllowedError,
+  ObjectNotFoundError,
+  ObjectTooLargeError,
+  StorageError,
+  SymbolicLinkError,
+  UnsupportedTransferCodingError,
+  UploadAbortedError,
+} from './errors.js'
+export {
   type ChunkedHandler,
   type ChunkedServer,
   type ChunkedServerOptions,

@@ -1,8 +1,8 @@
 import type { FileHandle } from 'node:fs/promises'
 import { writeAll } from '@sluice/internal/fs'
 import { CLOSE } from '@sluice/internal/fstream'
+import type { LiveBytes } from '@sluice/internal/live'
 import type { Framing } from './framing.js'
-import type { LiveResource } from './resources.js'
 import type { SessionSocket } from './session-socket.js'
 
 /** Bytes received but not yet written at which the appender's socket is paused. */
@@ -30,7 +30,7 @@ export interface AppendOptions {
 export function runAppend(
   ws: SessionSocket,
   file: FileHandle,
-  resource: LiveResource,
+  resource: LiveBytes,
   options: AppendOptions,
 ): Promise<void> {
   const { framing } = options
@@ -78,7 +78,7 @@ export function runAppend(
       pending = []
       pendingBytes = 0
       await writeAll(file, batch)
-      resource.grow(batch)
+      resource.push(batch)
       sync()
       if (ws.isPaused && pendingBytes < PAUSE_AT) ws.resume()
     }

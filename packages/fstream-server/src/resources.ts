@@ -1,54 +1,19 @@
-import { EventEmitter } from 'node:events'
-import { RecentBytes } from '@sluice/internal/live'
+import { Arrivals, LiveBytes } from '@sluice/internal/live'
 
 /** Bytes of the newest appended data kept in memory for caught-up followers. */
 const RECENT_BYTES = 2 * 1024 * 1024
 
 /**
- * What the server knows of a resource being appended to. `size` is how many bytes are in the
- * file (followers may read up to it). Events: `data` (more bytes), `end` (the appender left).
+ * The resources with an appender, by path: at most one appender each. An appender's resource is
+ * a {@link LiveBytes}; it completes when the appender leaves.
  */
-export class LiveResource extends EventEmitter {
-  size: number
-  appending = true
-  readonly #recent: RecentBytes
-
-  constructor(size: number) {
-    super()
-    this.size = size
-    this.#recent = new RecentBytes(RECENT_BYTES, size)
-    this.setMaxListeners(0)
-  }
-
-  /** `chunks` are written to the file, after what was there. */
-  grow(chunks: readonly Buffer[]): void {
-    this.#recent.push(chunks)
-    this.size = this.#recent.end
-    this.emit('data')
-  }
-
-  /**
-   * Up to `length` bytes at `position` from memory (the newest appended data, as received), or
-   * undefined when they are older: then they are read from the file.
-   */
-  recent(position: number, length: number): Buffer | undefined {
-    return this.#recent.read(position, length)
-  }
-
-  finish(): void {
-    this.appending = false
-    this.emit('end')
-  }
-}
-
-/** The resources with an appender, by path: at most one appender each. */
 export class Registry {
   readonly #reserved = new Set<string>()
-  readonly #live = new Map<string, LiveResource>()
-  /** Emits a path when its appender starts (what `?wait=1` followers wait for). */
-  readonly #arrivals: EventEmitter = new EventEmitter().setMaxListeners(0)
+  readonly #live = new Map<string, LiveBytes>()
+  readonly #arrivals = new Arrivals()
 
-  get(path: string): LiveResource | undefined {
+  /** The resource's live bytes while an appender is active. */
+  get(path: string): LiveBytes | undefined {
     return this.#live.get(path)
   }
 
@@ -65,41 +30,24 @@ export class Registry {
   }
 
   /** The reserved appender's file is open at `size` bytes: followers may read it. */
-  activate(path: string, size: number): LiveResource {
-    const resource = new LiveResource(size)
-    this.#live.set(path, resource)
-    this.#arrivals.emit('arrival', path)
-    return resource
+  activate(path: string, size: number): LiveBytes {
+    const live = new LiveBytes({ start: size, recentBytes: RECENT_BYTES })
+    this.#live.set(path, live)
+    this.#arrivals.announce(path)
+    return live
   }
 
-  release(path: string, resource: LiveResource): void {
-    if (this.#live.get(path) === resource) {
+  /** The appender left: its followers end once they have everything. */
+  release(path: string, live: LiveBytes): void {
+    if (this.#live.get(path) === live) {
       this.#live.delete(path)
       this.#reserved.delete(path)
     }
-    resource.finish()
+    live.complete()
   }
 
-  /** Resolves true when an appender starts on `path`, false if `ws` closes first. */
-  arrival(
-    path: string,
-    ws: {
-      once(event: 'close', listener: () => void): unknown
-      off(event: 'close', listener: () => void): unknown
-    },
-  ): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (arrived: boolean) => {
-        this.#arrivals.off('arrival', onArrival)
-        ws.off('close', onClose)
-        resolve(arrived)
-      }
-      const onArrival = (arrived: string) => {
-        if (arrived === path) done(true)
-      }
-      const onClose = () => done(false)
-      this.#arrivals.on('arrival', onArrival)
-      ws.once('close', onClose)
-    })
+  /** Resolves true when an appender starts on `path`, false if `signal` aborts first. */
+  async arrival(path: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.#arrivals.waitFor(path, { signal })) === 'arrived'
   }
 }

@@ -244,7 +244,9 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
       }
       // ?wait=1: the resource appears with its first appender.
       const ws = await upgrade(v1, req, socket, head, `FOLLOW /${relative}`)
-      if (!(await registry.arrival(relative, ws))) return undefined
+      const gone = new AbortController()
+      ws.once('close', () => gone.abort())
+      if (!(await registry.arrival(relative, gone.signal))) return undefined
       opened = await openResource(root, relative)
       if (opened instanceof Refusal) {
         ws.close(CLOSE.internalError, opened.message)

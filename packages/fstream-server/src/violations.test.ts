@@ -9,6 +9,8 @@ const MAX_PAYLOAD = 64 * 1024
 const logged: string[] = []
 let server: Awaited<ReturnType<typeof listen>>
 let dir: Awaited<ReturnType<typeof tempDir>>
+/** An appender that stays for the whole corpus: followers of `/live` stay open. */
+let appender: Awaited<ReturnType<typeof openRawSession>>
 
 beforeAll(async () => {
   dir = await tempDir('fstream-violations-')
@@ -20,8 +22,14 @@ beforeAll(async () => {
       log: (message) => logged.push(message),
     }),
   )
+  appender = await openRawSession(server.port, '/live', {
+    'Sec-WebSocket-Protocol': PROTOCOL,
+    'X-Verb': 'APPEND',
+  })
+  appender.send(frame({ opcode: OPCODE.binary, payload: Buffer.from('live bytes') }))
 })
 afterAll(async () => {
+  appender.socket.destroy()
   await server.close()
   await dir.remove()
 })
@@ -116,13 +124,13 @@ describe('WebSocket protocol violations close only that session, with the right 
     })
 
     it(`FOLLOW (fstream.v1): ${name} → ${code}`, async () => {
-      const session = await openRawSession(server.port, '/existing', v1)
+      const session = await openRawSession(server.port, '/live', v1)
       const before = logged.length
       session.send(...frames())
       expect((await session.closed).code).toBe(code)
       session.socket.destroy()
       await expect.poll(() => logged.length).toBe(before + 1)
-      expect(logged.at(-1)).toContain('FOLLOW /existing closed')
+      expect(logged.at(-1)).toContain('FOLLOW /live closed')
       await stillServing()
     })
   }

@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Transform, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { requestBody, unsupportedTransferCoding } from '@sluice/internal/http'
+import { answer, refuse } from './answer.js'
+import {
+  ChunkedServerError,
+  ObjectTooLargeError,
+  UnsupportedTransferCodingError,
+  UploadAbortedError,
+  uploadFailure,
+} from './errors.js'
+import type { Origin, Upload } from './origin.js'
+
+/**
+ * Content headers of an upload that are replayed to readers: representation metadata only.
+ * Authorization, cookies and anything else the uploader sent stay private.
+ */
+const REPLAYED = [
+  'content-type',
+  'cache-control',
+  'content-encoding',
+  'content-language',
+  'content-disposition',
+] as const
+
+function contentHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const name of REPLAYED) {
+    const value = req.headers[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  return headers
+}
+
+/** Passes bytes through until more than `max` have come, then fails with ObjectTooLargeError. */
+function sizeLimit(max: number): Transform {
+  let received = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length
+      if (received > max) callback(new ObjectTooLargeError(max))
+      else callback(null, chunk)
+    },
+  })
+}
+
+/** Stores an upload's chunks, then makes them readable live: storage first, readers after. */
+function uploadSink(origin: Origin, upload: Upload): Writable {
+  return new Writable({
+    highWaterMark: 64 * 1024,
+    writev(entries, callback) {
+      const chunks = entries.map((entry) => entry.chunk as Buffer)
+      origin.write(upload, chunks).then(() => callback(), callback)
+    },
+  })
+}
+
+export interface IngestOptions {
+  readonly maxObjectSize: number
+  readonly ingestIdleTimeout: number
+}
+
+/**
+ * PUT/POST: streams the body into the storage, where live readers follow it, and answers `201`
+ * once the object is complete and committed. Any failure tears the upload down at once (key
+ * free, readers ended abnormally, nothing stored) and is answered with its status and reason.
+ */
+export async function ingestRoute(
+  origin: Origin,
+  options: IngestOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string,
+): Promise<void> {
+  const codings = unsupportedTransferCoding(req)
+  if (codings !== undefined) return refuse(res, new UnsupportedTransferCodingError(codings))
+  const failed = `upload of ${key} failed: `
+  const { maxObjectSize, ingestIdleTimeout } = options
+  if (Number(req.headers['content-length'] ?? 0) > maxObjectSize) {
+    return refuse(res, new ObjectTooLargeError(maxObjectSize), failed)
+  }
+  const upload = await origin.begin(key, contentHeaders(req), (error) => req.destroy(error))
+  if (upload instanceof ChunkedServerError) return refuse(res, upload)
+  if (ingestIdleTimeout > 0) {
+    req.setTimeout(ingestIdleTimeout, () => req.destroy(new Error('upload idle')))
+  }
+  try {
+    const body = requestBody(req)
+    const sink = uploadSink(origin, upload)
+    if (Number.isFinite(maxObjectSize)) await pipeline(body, sizeLimit(maxObjectSize), sink)
+    else await pipeline(body, sink)
+    if (!req.complete) throw new UploadAbortedError('the upload was cut short')
+    const meta = await origin.complete(upload)
+    answer(res, 201, `stored ${key} (${meta.size} bytes)`)
+  } catch (error) {
+    const failure = uploadFailure(error, req.complete)
+    await origin.fail(upload, failure)
+    if (!res.headersSent && !res.destroyed) {
+      // HTTP/2 has no Connection header: a stream is reset on its own.
+      if (!req.complete && req.httpVersionMajor === 1) res.setHeader('Connection', 'close')
+      refuse(res, failure, failed)
+    }
+  }
+}

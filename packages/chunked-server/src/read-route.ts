@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
+import { readLive } from '@sluice/internal/live'
+import { refuse } from './answer.js'
+import { ChunkedServerError, ObjectNotFoundError } from './errors.js'
+import type { Origin, Upload } from './origin.js'
+
+const READ_SIZE = 64 * 1024
+const MAX_REQUESTED_WAIT_MS = 60_000
+
+/** `Expires: in=N` (seconds) on a GET: how long this request is willing to wait for the key. */
+function requestedWaitMs(req: IncomingMessage): number | undefined {
+  const match = /^\s*in=(\d+(?:\.\d+)?)\s*$/.exec(req.headers.expires ?? '')
+  return match ? Math.min(Number(match[1]) * 1000, MAX_REQUESTED_WAIT_MS) : undefined
+}
+
+/** Resolves when the response can take more ('drain') or will take nothing more ('close'). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done)
+      resolve()
+    }
+    res.once('drain', done).once('close', done)
+  })
+}
+
+/**
+ * A GET of an object still arriving: `200` at once, then everything stored so far and each chunk
+ * as it lands (from the shared live core), until the upload ends; an aborted upload destroys the
+ * response (the client sees an incomplete chunked body, never a clean end). This module adds only
+ * the transport's backpressure: it waits for 'drain' whenever a write says so.
+ */
+async function streamLive(
+  origin: Origin,
+  upload: Upload,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  res.writeHead(200, { ...upload.headers, 'Cache-Control': 'no-cache' })
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  // Headers go out at once: a player learns the object is live before its first chunk lands.
+  // (HTTP/2's compatibility response sends them in writeHead already.)
+  if (typeof res.flushHeaders === 'function') res.flushHeaders()
+  const reader = origin.openReader(upload)
+  const gone = new AbortController()
+  // A reader that leaves, or half-closes, is gone: nobody will read what comes next.
+  const stopWatching = whenClientLeaves(req, res, () => gone.abort())
+  try {
+    const chunks = readLive(upload.bytes, reader, { chunkSize: READ_SIZE, signal: gone.signal })
+    for await (const bytes of chunks) {
+      if (!res.write(bytes)) await drained(res)
+      if (gone.signal.aborted) break
+    }
+    if (!gone.signal.aborted) res.end()
+  } catch (error) {
+    res.destroy(error as Error)
+  } finally {
+    stopWatching()
+    await reader.close()
+  }
+}
+
+export interface ReadOptions {
+  /** How long a GET for a key not uploaded yet waits for it (ms). */
+  readonly waitMs: number
+}
+
+/**
+ * GET/HEAD: an object still arriving is streamed live; a finished one is answered like a static
+ * file; a key not uploaded yet waits (wait-for-content, `Expires: in=N`) for its upload to start,
+ * then `404` with `Waited-For-Data-Ms`.
+ */
+export async function readRoute(
+  origin: Origin,
+  options: ReadOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string,
+  mayWait = true,
+): Promise<void> {
+  const upload = origin.uploading(key)
+  if (upload) return streamLive(origin, upload, req, res)
+  const meta = await origin.finished(key)
+  if (meta === undefined) {
+    const waitMs = mayWait ? (requestedWaitMs(req) ?? options.waitMs) : 0
+    if (waitMs > 0) {
+      const started = Date.now()
+      const gone = new AbortController()
+      const stopWatching = whenClientLeaves(req, res, () => gone.abort())
+      const outcome = await origin.waitFor(key, { timeoutMs: waitMs, signal: gone.signal })
+      stopWatching()
+      if (outcome === 'aborted') return
+      res.setHeader('Waited-For-Data-Ms', String(Date.now() - started))
+      if (outcome === 'arrived') return readRoute(origin, options, req, res, key, false)
+    }
+    return refuse(res, new ObjectNotFoundError(key))
+  }
+  const object = await origin.open(key, meta)
+  if (object instanceof ChunkedServerError) return refuse(res, object)
+  await serveRepresentation(req, res, object)
+}

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type DigestFields, formatDigestField, parseDigestFields } from './digest-fields.js'
+import type { HashServerError } from './errors.js'
+
+/** How long the rest of a refused body is read (and dropped) so the client sees the answer. */
+const DRAIN_MS = 2_000
+
+const TEXT = 'text/plain; charset=utf-8'
+
+/**
+ * One request and its answer: what the request asked for (its digest fields, read once; JSON or
+ * text) and every way of answering it. An answer carries `Content-Digest`/`Repr-Digest` of its
+ * own content when the request wants them (RFC 9530).
+ */
+export class Exchange {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly url: URL
+  /** The request's digest fields; malformed ones are `fieldsError` (a body request fails on it). */
+  readonly fields: DigestFields | undefined
+  readonly fieldsError: HashServerError | undefined
+  /** The client waits for `100 Continue`, not yet sent: it has not sent its body. */
+  awaitingContinue = false
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.req = req
+    this.res = res
+    this.url = new URL(req.url ?? '/', 'http://localhost')
+    let fields: DigestFields | undefined
+    let fieldsError: HashServerError | undefined
+    try {
+      fields = parseDigestFields(req.headers)
+    } catch (error) {
+      fieldsError = error as HashServerError
+    }
+    this.fields = fields
+    this.fieldsError = fieldsError
+  }
+
+  /** Whether the client accepts JSON (and did not refuse it with `q=0`). */
+  get wantsJson(): boolean {
+    return /\bapplication\/json\b(?!\s*;\s*q=0(?:\.0*)?\s*(?:,|$))/i.test(
+      this.req.headers.accept ?? '',
+    )
+  }
+
+  /** Sends `content`, with Content-Digest/Repr-Digest of that content when the client wants them. */
+  send(status: number, content: string, contentType: string = TEXT): void {
+    const { req, res, fields } = this
+    const body = Buffer.from(content)
+    res.statusCode = status
+    res.setHeader('Content-Type', contentType)
+    res.setHeader('Content-Length', body.length)
+    // RFC 9530: these describe this response's own content (no Content-Encoding: both are equal).
+    const wanted = [...new Set([...(fields?.wantContent ?? []), ...(fields?.wantRepr ?? [])])]
+    if (wanted.length > 0) {
+      const computed = new Map(wanted.map((a) => [a, createHash(a).update(body).digest()]))
+      if (fields?.wantContent.length) {
+        res.setHeader('Content-Digest', formatDigestField(fields.wantContent, computed))
+      }
+      if (fields?.wantRepr.length) {
+        res.setHeader('Repr-Digest', formatDigestField(fields.wantRepr, computed))
+      }
+    }
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
+  /** JSON when the client accepts it, else the md5sum-style text. */
+  sendDigests(status: number, answer: object, text: () => string): void {
+    if (this.wantsJson) this.send(status, `${JSON.stringify(answer)}\n`, 'application/json')
+    else this.send(status, text())
+  }
+
+  /**
+   * Answers a failure with its status: `{"error": {code, message}}` or its message. A body still
+   * arriving is read and dropped for a while so that the client sees the answer, not a reset.
+   */
+  sendError(error: HashServerError): void {
+    const { req, res } = this
+    if (res.headersSent || res.destroyed) {
+      res.destroy(error)
+      return
+    }
+    if (this.awaitingContinue) {
+      // The client waits for 100 Continue and will not send the body: no reason to keep the line.
+      res.setHeader('Connection', 'close')
+    } else if (!req.complete) {
+      // Closing now would reset a client still writing, before it reads this answer (EPIPE); read
+      // and drop the rest for a while instead, then give up on the connection.
+      req.resume()
+      const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS)
+      timer.unref()
+      req.once('end', () => clearTimeout(timer))
+      req.once('close', () => clearTimeout(timer))
+    }
+    if (this.wantsJson) {
+      const payload = { error: { code: error.code, message: error.message } }
+      this.send(error.status, `${JSON.stringify(payload)}\n`, 'application/json')
+    } else {
+      this.send(error.status, `${error.message}\n`)
+    }
+  }
+
+  /** Sends `100 Continue` to a client waiting for it: its request is accepted. */
+  continue(): void {
+    if (!this.awaitingContinue) return
+    this.awaitingContinue = false
+    this.res.writeContinue()
+  }
+}

@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serveUntilSignal } from '@sluice/internal/cli'
+import { serve } from '@sluice/internal/cli'
 import { ffmpegAvailable, startFfmpeg } from './ffmpeg.js'
 import { runGenerator } from './generator.js'
 import { createOrigin, publishPlayer } from './origin.js'
@@ -11,7 +11,7 @@ const port = Number(process.env['PORT'] ?? 3002)
 const root = await mkdtemp(join(tmpdir(), 'sluice-lhls-'))
 const server = createOrigin(root)
 await server.handler.ready
-await serveUntilSignal(server, { name: '[lhls] chunked-server', host: '127.0.0.1', port })
+await serve([{ server, name: '[lhls] chunked-server', host: '127.0.0.1', port }])
 const origin = `http://127.0.0.1:${port}`
 await publishPlayer(origin)
 const useGenerator = process.env['LHLS_FEED'] === 'generator' || !ffmpegAvailable()

@@ -4,16 +4,14 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openAppend } from '@sluice/fstream-client'
-import { serveUntilSignal } from '@sluice/internal/cli'
+import { serve } from '@sluice/internal/cli'
 import { createLiveLogServer } from './server.js'
 
 const port = Number(process.env['PORT'] ?? 3001)
 const root = process.env['LIVE_LOG_ROOT'] ?? (await mkdtemp(join(tmpdir(), 'sluice-live-log-')))
-await serveUntilSignal(createLiveLogServer({ root }), {
-  name: '[live-log] live-log',
-  host: '127.0.0.1',
-  port,
-})
+await serve([
+  { server: createLiveLogServer({ root }), name: '[live-log] live-log', host: '127.0.0.1', port },
+])
 const url = `http://127.0.0.1:${port}`
 console.log(`[live-log] logs are stored in ${root}`)
 console.log(

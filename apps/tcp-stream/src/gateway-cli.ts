@@ -1,7 +1,13 @@
-import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
+import {
+  byteSizeOption,
+  millisecondsOption,
+  packageVersion,
+  portOption,
+  runCommand,
+  serve,
+  UsageError,
+} from '@sluice/internal/cli'
 import { BackendSpecError, parseBackendSpec } from './backends.js'
-import { countOption, portOption, UsageError } from './cli-options.js'
 import { createGateway } from './gateway.js'
 
 const HELP = `Usage: tcp-stream-gateway --port N --backends host:port,…|srv:NAME [options]
@@ -19,90 +25,63 @@ Options:
   --backends SPEC        host:port,… (a static list) or srv:NAME (DNS SRV records, as served by
                          Consul's DNS or a Kubernetes headless service); required
   --dns-server HOST:PORT DNS server for srv: lookups (default: the system's; Consul: 127.0.0.1:8600)
-  --max-size BYTES       largest size accepted (default 68719476736, 64 GiB)
+  --max-size BYTES       largest size accepted (default 64G; 512k, 1G, 1TiB…)
   --health-interval MS   time between health rounds (default 2000)
   --headers-timeout MS   time allowed to send request headers (default 30000; then 408)
   -h, --help             show this help
+      --version          show the version
 
 Prints "tcp-stream-gateway listening on URL" after the first health round; SIGTERM/SIGINT stop it.
-Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
+Exit codes: 0 stopped by a signal, --help or --version; 1 could not start; 2 bad usage.`
 
-function readOptions(argv: string[]) {
-  let values: {
-    port?: string | undefined
-    host: string
-    backends?: string | undefined
-    'dns-server'?: string | undefined
-    'max-size'?: string | undefined
-    'health-interval'?: string | undefined
-    'headers-timeout'?: string | undefined
-    help: boolean
-  }
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        backends: { type: 'string' },
-        'dns-server': { type: 'string' },
-        'max-size': { type: 'string' },
-        'health-interval': { type: 'string' },
-        'headers-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
-  if (values.help) return undefined
-  const port = portOption('port', values.port)
-  if (values.backends === undefined)
-    throw new UsageError('--backends host:port,…|srv:NAME is required')
-  let backends: ReturnType<typeof parseBackendSpec>
-  try {
-    const dns = values['dns-server']
-    backends = parseBackendSpec(values.backends, dns === undefined ? undefined : [dns])
-  } catch (error) {
-    if (error instanceof BackendSpecError) throw new UsageError(`--backends: ${error.message}`)
-    throw error
-  }
-  const maxSize = countOption('max-size', values['max-size'])
-  const intervalMs = countOption(
-    'health-interval',
-    values['health-interval'],
-    'number of milliseconds',
-  )
-  const headersTimeout = countOption(
-    'headers-timeout',
-    values['headers-timeout'],
-    'number of milliseconds',
-  )
-  return {
-    host: values.host,
-    port,
-    gateway: {
-      backends,
-      ...(headersTimeout === undefined ? {} : { headersTimeout }),
-      ...(maxSize === undefined ? {} : { maxSize }),
-      ...(intervalMs === undefined ? {} : { intervalMs }),
-    },
-  }
-}
-
-const options = await readCommandLine('tcp-stream-gateway', HELP, () =>
-  readOptions(process.argv.slice(2)),
-)
-if (options !== undefined) {
-  const { server, pool } = createGateway(options.gateway)
-  await pool.refresh()
-  await serveUntilSignal(server, {
+await runCommand(
+  {
     name: 'tcp-stream-gateway',
-    host: options.host,
-    port: options.port,
-  }).catch((error: unknown) => {
-    pool.stop()
-    process.stderr.write(`tcp-stream-gateway: cannot start: ${(error as Error).message}\n`)
-    process.exitCode = 1
-  })
-}
+    help: HELP,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      backends: { type: 'string' },
+      'dns-server': { type: 'string' },
+      'max-size': { type: 'string' },
+      'health-interval': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+    },
+    async run({ values }) {
+      if (values.port === undefined) throw new UsageError('--port N is required')
+      const port = portOption('--port', values.port)
+      if (values.backends === undefined) {
+        throw new UsageError('--backends host:port,…|srv:NAME is required')
+      }
+      let backends: ReturnType<typeof parseBackendSpec>
+      try {
+        const dns = values['dns-server']
+        backends = parseBackendSpec(values.backends, dns === undefined ? undefined : [dns])
+      } catch (error) {
+        if (error instanceof BackendSpecError) throw new UsageError(`--backends: ${error.message}`)
+        throw error
+      }
+      const { 'max-size': maxSize, 'health-interval': interval } = values
+      const headersTimeout = values['headers-timeout']
+      const { server, pool } = createGateway({
+        backends,
+        ...(maxSize === undefined ? {} : { maxSize: byteSizeOption('--max-size', maxSize) }),
+        ...(interval === undefined
+          ? {}
+          : { intervalMs: millisecondsOption('--health-interval', interval) }),
+        ...(headersTimeout === undefined
+          ? {}
+          : { headersTimeout: millisecondsOption('--headers-timeout', headersTimeout) }),
+      })
+      await pool.refresh()
+      await serve([{ server, name: 'tcp-stream-gateway', host: values.host, port }]).catch(
+        (error: unknown) => {
+          pool.stop()
+          throw error
+        },
+      )
+    },
+  },
+  process.argv.slice(2),
+  packageVersion(import.meta.url),
+)

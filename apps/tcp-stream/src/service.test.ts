@@ -1,7 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { connect, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { type ListeningServer, listen, runCli, startServerProcess } from '@sluice/test-utils'
+import {
+  checkCommandLineConventions,
+  type ListeningServer,
+  listen,
+  runCli,
+  startServerProcess,
+} from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Ack, FrameParser, frameHeader } from './frames.js'
 import { createStreamService } from './service.js'
@@ -117,4 +123,22 @@ describe('tcp-stream-service', () => {
     expect(help.code).toBe(0)
     expect(help.stdout.toString()).toContain('8-byte little-endian length')
   }, 30_000)
+})
+
+describe('the command line conventions', () => {
+  it('holds for tcp-stream-service and tcp-stream-gateway', { timeout: 120_000 }, async () => {
+    await checkCommandLineConventions({
+      command: [process.execPath, serviceBin],
+      name: 'tcp-stream-service',
+      portFlag: '--port',
+      sizeFlag: '--max-frame-size',
+    })
+    await checkCommandLineConventions({
+      command: [process.execPath, fileURLToPath(new URL('../bin/gateway.js', import.meta.url))],
+      name: 'tcp-stream-gateway',
+      args: ['--backends', '127.0.0.1:1'],
+      portFlag: '--port',
+      sizeFlag: '--max-size',
+    })
+  })
 })

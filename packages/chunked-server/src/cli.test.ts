@@ -1,6 +1,11 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runCli, startServerProcess, tempDir } from '@sluice/test-utils'
+import {
+  checkCommandLineConventions,
+  runCli,
+  startServerProcess,
+  tempDir,
+} from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
@@ -38,7 +43,7 @@ describe('chunked-server CLI', () => {
   it('exits 2 on bad usage and prints help', async () => {
     const bad = await runCli(process.execPath, [BIN, '--port', 'x'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toContain('--port: "x" is not a whole number')
+    expect(bad.stderr).toContain('--port: "x" is not a TCP port')
     const lonely = await runCli(process.execPath, [BIN, '-c', 'cert.pem'])
     expect(lonely.code).toBe(2)
     expect(lonely.stderr).toContain('--cert and --key go together')
@@ -50,5 +55,18 @@ describe('chunked-server CLI', () => {
     const help = await runCli(process.execPath, [BIN, '--help'])
     expect(help.code).toBe(0)
     expect(help.stdout.toString()).toContain('Usage: chunked-server')
+  })
+})
+
+describe('the command line conventions', () => {
+  it('holds for chunked-server', { timeout: 120_000 }, async () => {
+    const dir = await tempDir('chunked-conventions-')
+    await checkCommandLineConventions({
+      command: [process.execPath, BIN],
+      name: 'chunked-server',
+      args: ['-p', dir.path],
+      portFlag: '--port',
+      sizeFlag: '--max-object-size',
+    })
   })
 })

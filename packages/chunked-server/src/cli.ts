@@ -1,19 +1,27 @@
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
-import { readCommandLine, serveUntilSignal } from '@sluice/internal/cli'
+import {
+  byteSizeOption,
+  CannotStartError,
+  millisecondsOption,
+  packageVersion,
+  portOption,
+  runCommand,
+  serve,
+  UsageError,
+} from '@sluice/internal/cli'
 import { fsReason } from '@sluice/internal/fs'
 import { parseCorsFile } from './cors.js'
 import { type ChunkedServerOptions, createChunkedServer } from './handler.js'
 
-const HELP = `Usage: chunked-server [options]
+const HELP = `Usage: chunked-server [-i|--port 9094] [-p|--path ./content] [options]
 
 A live chunked-transfer origin for low-latency HLS/DASH: PUT or POST an object (chunked or with
 a Content-Length); a GET while it is still arriving gets everything so far and then each chunk as
 it lands, until the upload ends; a finished object is served as a static file (Content-Length,
-ETag, Range, If-None-Match, HEAD) with the upload's Content-Type and Cache-Control. DELETE
-removes an object (and stops its upload). Finished objects survive a restart.
+ETag, Range, conditional requests, HEAD) with the upload's Content-Type and Cache-Control.
+DELETE removes an object (and stops its upload). Finished objects survive a restart.
 
-Options (the seed's one-letter flags are aliases):
+Options (the one-letter flags of go-chunked-streaming-server work as aliases):
   -i, --port N              port (default 9094; 0 picks a free one)
   -p, --path DIR            directory of the objects (default ./content, created if missing)
       --host HOST           address to listen on (default 127.0.0.1)
@@ -24,123 +32,94 @@ Options (the seed's one-letter flags are aliases):
   -d, --expire              delete objects when their upload's Cache-Control max-age runs out
   -w, --wait MS             a GET for a key not uploaded yet waits this long for it
                             (default 1000; 0 answers 404 at once); per request: Expires: in=N
-      --max-object-size B   larger uploads get 413 (suffixes k, M, G: powers of 1024)
+      --max-object-size B   larger uploads get 413 (512k, 1G, 1TiB…: powers of 1024)
       --idle-timeout MS     abort an upload silent this long (default 30000; 0 = never)
       --headers-timeout MS  time allowed to send request headers (default 30000; then 408)
   -r, --memory              keep objects in memory only (nothing on disk, nothing kept
                             across restarts); uploads that do not fit get 507
       --memory-budget B     bytes of objects -r may hold (default 512M)
   -h, --help                show this help
+      --version             show the version
 
 Prints "chunked-server listening on URL"; SIGTERM/SIGINT stop it (uploads in progress are
 aborted, never stored as complete).
-Exit codes: 0 stopped by a signal or --help, 1 could not start, 2 bad usage.`
+Exit codes: 0 stopped by a signal, --help or --version; 1 could not start; 2 bad usage.`
 
-const SIZE_SUFFIX: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }
-
-function byteSize(flag: string, text: string): number {
-  const match = /^(\d+)([kmg]?)$/i.exec(text)
-  if (!match) throw new Error(`${flag}: "${text}" is not a byte size`)
-  return Number(match[1]) * (SIZE_SUFFIX[(match[2] ?? '').toLowerCase()] ?? 1)
-}
-
-function whole(flag: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`${flag}: "${text}" is not a whole number`)
-  return Number(text)
-}
-
-async function readOptions(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', short: 'i', default: '9094' },
-      path: { type: 'string', short: 'p', default: './content' },
-      host: { type: 'string', default: '127.0.0.1' },
-      cert: { type: 'string', short: 'c' },
-      key: { type: 'string', short: 'k' },
-      cors: { type: 'string', short: 'o' },
-      expire: { type: 'boolean', short: 'd', default: false },
-      wait: { type: 'string', short: 'w', default: '1000' },
-      'max-object-size': { type: 'string' },
-      'idle-timeout': { type: 'string', default: '30000' },
-      'headers-timeout': { type: 'string', default: '30000' },
-      memory: { type: 'boolean', short: 'r', default: false },
-      'memory-budget': { type: 'string', default: '512M' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
-  const port = whole('--port', values.port)
-  if (port > 65535) throw new Error(`--port: ${port} is not a TCP port`)
-  if ((values.cert === undefined) !== (values.key === undefined)) {
-    throw new Error('--cert and --key go together')
-  }
-  let maxObjectSize: number | undefined
-  if (values['max-object-size'] !== undefined) {
-    const match = /^(\d+)([kmg]?)$/i.exec(values['max-object-size'])
-    if (!match)
-      throw new Error(`--max-object-size: "${values['max-object-size']}" is not a byte size`)
-    maxObjectSize = Number(match[1]) * (SIZE_SUFFIX[(match[2] ?? '').toLowerCase()] ?? 1)
-  }
-  const read = async (flag: string, file: string) => {
-    try {
-      return await readFile(file)
-    } catch (error) {
-      throw new Error(`${flag}: cannot read ${file}: ${(error as Error).message}`)
-    }
-  }
-  let cors: ChunkedServerOptions['cors']
-  if (values.cors !== undefined) {
-    const text = (await read('--cors', values.cors)).toString('utf8')
-    try {
-      cors = parseCorsFile(text)
-    } catch (error) {
-      throw new Error(`--cors: ${values.cors}: ${(error as Error).message}`)
-    }
-  }
-  const server: ChunkedServerOptions = {
-    root: values.path,
-    waitMs: whole('--wait', values.wait),
-    expire: values.expire,
-    ingestIdleTimeout: whole('--idle-timeout', values['idle-timeout']),
-    headersTimeout: whole('--headers-timeout', values['headers-timeout']),
-    ...(maxObjectSize === undefined ? {} : { maxObjectSize }),
-    ...(values.memory
-      ? { memoryBudget: byteSize('--memory-budget', values['memory-budget']) }
-      : {}),
-    ...(cors ? { cors } : {}),
-    ...(values.cert !== undefined && values.key !== undefined
-      ? { tls: { cert: await read('--cert', values.cert), key: await read('--key', values.key) } }
-      : {}),
-  }
-  return { port, host: values.host, help: values.help, server }
-}
-
-/** Runs the chunked-server command line; sets `process.exitCode` on failure. */
-export async function main(argv: string[]): Promise<void> {
-  const options = await readCommandLine('chunked-server', HELP, async () => {
-    const read = await readOptions(argv)
-    return read.help ? undefined : read
-  })
-  if (options === undefined) return
-  const server = createChunkedServer(options.server)
+async function readOption(flag: string, file: string): Promise<Buffer> {
   try {
-    await server.handler.ready
+    return await readFile(file)
   } catch (error) {
-    process.stderr.write(
-      `chunked-server: cannot start: --path ${options.server.root} ${fsReason(error)}\n`,
-    )
-    process.exitCode = 1
-    return
+    throw new UsageError(`${flag}: cannot read ${file}: ${fsReason(error)}`)
   }
-  try {
-    await serveUntilSignal(server, {
+}
+
+/** Runs the chunked-server command line; sets `process.exitCode`. */
+export function main(argv: readonly string[]): Promise<void> {
+  return runCommand(
+    {
       name: 'chunked-server',
-      host: options.host,
-      port: options.port,
-      scheme: options.server.tls ? 'https' : 'http',
-    })
-  } catch (error) {
-    process.stderr.write(`chunked-server: cannot start: ${(error as Error).message}\n`)
-    process.exit(1)
-  }
+      help: HELP,
+      options: {
+        port: { type: 'string', short: 'i', default: '9094' },
+        path: { type: 'string', short: 'p', default: './content' },
+        host: { type: 'string', default: '127.0.0.1' },
+        cert: { type: 'string', short: 'c' },
+        key: { type: 'string', short: 'k' },
+        cors: { type: 'string', short: 'o' },
+        expire: { type: 'boolean', short: 'd', default: false },
+        wait: { type: 'string', short: 'w', default: '1000' },
+        'max-object-size': { type: 'string' },
+        'idle-timeout': { type: 'string', default: '30000' },
+        'headers-timeout': { type: 'string', default: '30000' },
+        memory: { type: 'boolean', short: 'r', default: false },
+        'memory-budget': { type: 'string', default: '512M' },
+      },
+      async run({ values }) {
+        const port = portOption('--port', values.port)
+        if ((values.cert === undefined) !== (values.key === undefined)) {
+          throw new UsageError('--cert and --key go together')
+        }
+        const maxObjectSize = values['max-object-size']
+        let cors: ChunkedServerOptions['cors']
+        if (values.cors !== undefined) {
+          const text = (await readOption('--cors', values.cors)).toString('utf8')
+          try {
+            cors = parseCorsFile(text)
+          } catch (error) {
+            throw new UsageError(`--cors: ${values.cors}: ${(error as Error).message}`)
+          }
+        }
+        const options: ChunkedServerOptions = {
+          root: values.path,
+          waitMs: millisecondsOption('--wait', values.wait),
+          expire: values.expire,
+          ingestIdleTimeout: millisecondsOption('--idle-timeout', values['idle-timeout']),
+          headersTimeout: millisecondsOption('--headers-timeout', values['headers-timeout']),
+          ...(maxObjectSize === undefined
+            ? {}
+            : { maxObjectSize: byteSizeOption('--max-object-size', maxObjectSize) }),
+          ...(values.memory
+            ? { memoryBudget: byteSizeOption('--memory-budget', values['memory-budget']) }
+            : {}),
+          ...(cors ? { cors } : {}),
+          ...(values.cert !== undefined && values.key !== undefined
+            ? {
+                tls: {
+                  cert: await readOption('--cert', values.cert),
+                  key: await readOption('--key', values.key),
+                },
+              }
+            : {}),
+        }
+        const server = createChunkedServer(options)
+        await server.handler.ready.catch((error: unknown) => {
+          throw new CannotStartError(`--path ${options.root} ${fsReason(error)}`, { cause: error })
+        })
+        const scheme = options.tls ? 'https' : 'http'
+        await serve([{ server, name: 'chunked-server', host: values.host, port, scheme }])
+      },
+    },
+    argv,
+    packageVersion(import.meta.url),
+  )
 }

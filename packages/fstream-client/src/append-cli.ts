@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util'
+import { countOption, packageVersion, runCommand } from '@sluice/internal/cli'
 import { append } from './append.js'
-import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
+import { EXIT_CODES, EXIT_CODES_HELP, resourceUrl } from './cli-common.js'
 
 const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T] [--zero-mask] URL
 
@@ -13,57 +13,42 @@ has acknowledged every byte as durable.
   --token T    bearer token for a server that requires one
   --zero-mask  mask frames with an all-zero key: less CPU, for networks you trust (see README)
   -v           print the resource's size on stderr when done
+  -h, --help   show this help
+  --version    show the version
 
 ${EXIT_CODES_HELP}`
 
 /** Runs fstream-append; sets `process.exitCode`. */
-export async function main(argv: string[]): Promise<void> {
-  let url: string
-  let values: {
-    offset?: string | undefined
-    reconnect: boolean
-    token?: string | undefined
-    'zero-mask': boolean
-    v: boolean
-    help: boolean
-  }
-  try {
-    const parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
+export function main(argv: readonly string[]): Promise<void> {
+  return runCommand(
+    {
+      name: 'fstream-append',
+      help: HELP,
+      exitCodes: EXIT_CODES,
+      positionals: { min: 1, max: 1, name: 'URL' },
       options: {
         offset: { type: 'string' },
         reconnect: { type: 'boolean', default: false },
         token: { type: 'string' },
         'zero-mask': { type: 'boolean', default: false },
         v: { type: 'boolean', short: 'v', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
       },
-    })
-    values = parsed.values
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`)
-      return
-    }
-    if (parsed.positionals.length !== 1) throw new Error('expected exactly one URL')
-    url = checkUrl(parsed.positionals[0])
-    if (values.offset !== undefined && !/^\d+$/.test(values.offset)) {
-      throw new Error(`--offset: "${values.offset}" is not a byte offset`)
-    }
-  } catch (error) {
-    usage('fstream-append', (error as Error).message)
-    return
-  }
-  try {
-    const size = await append(url, process.stdin, {
-      ...(values.offset === undefined ? {} : { offset: Number(values.offset) }),
-      ...(values.token === undefined ? {} : { token: values.token }),
-      zeroMask: values['zero-mask'],
-      reconnect: values.reconnect,
-    })
-    if (values.v)
-      process.stderr.write(`fstream-append: the resource is ${size} bytes, all acknowledged\n`)
-  } catch (error) {
-    fail('fstream-append', error)
-  }
+      async run({ values, positionals }) {
+        const url = resourceUrl(positionals[0] ?? '')
+        const size = await append(url, process.stdin, {
+          ...(values.offset === undefined
+            ? {}
+            : { offset: countOption('--offset', values.offset) }),
+          ...(values.token === undefined ? {} : { token: values.token }),
+          zeroMask: values['zero-mask'],
+          reconnect: values.reconnect,
+        })
+        if (values.v) {
+          process.stderr.write(`fstream-append: the resource is ${size} bytes, all acknowledged\n`)
+        }
+      },
+    },
+    argv,
+    packageVersion(import.meta.url),
+  )
 }

@@ -4,7 +4,13 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { createFstreamServer } from '@sluice/fstream-server'
-import { cleanUpAfterTest, listen, runCli, tempDir } from '@sluice/test-utils'
+import {
+  checkCommandLineConventions,
+  cleanUpAfterTest,
+  listen,
+  runCli,
+  tempDir,
+} from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { append, follow, openAppend } from './index.js'
 
@@ -161,6 +167,10 @@ describe('fstream-append and fstream-follow CLIs', () => {
     const followed = await runCli(process.execPath, [FOLLOW_BIN, `${url}/cli/log`])
     expect(followed.code).toBe(0)
     expect(sha256(followed.stdout)).toBe(sha256(data))
+    // A negative offset as the option's own value, as the README shows it.
+    const tail = await runCli(process.execPath, [FOLLOW_BIN, '--offset', '-1000', `${url}/cli/log`])
+    expect(tail.code, tail.stderr).toBe(0)
+    expect(tail.stdout.equals(data.subarray(data.length - 1000))).toBe(true)
     const conflict = await runCli(
       process.execPath,
       [APPEND_BIN, '--offset', '5', `${url}/cli/log`],
@@ -178,4 +188,19 @@ describe('fstream-append and fstream-follow CLIs', () => {
     const all = await runCli(process.execPath, [FOLLOW_BIN, `${url}/cli/log`])
     expect(sha256(all.stdout)).toBe(sha256(Buffer.concat([data, more])))
   }, 30_000)
+})
+
+describe('the command line conventions', () => {
+  it('holds for fstream-append and fstream-follow', { timeout: 120_000 }, async () => {
+    for (const [bin, name] of [
+      [APPEND_BIN, 'fstream-append'],
+      [FOLLOW_BIN, 'fstream-follow'],
+    ] as const) {
+      await checkCommandLineConventions({
+        command: [process.execPath, bin],
+        name,
+        args: ['http://127.0.0.1:1/r'],
+      })
+    }
+  })
 })

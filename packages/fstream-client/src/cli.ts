@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises'
-import { parseArgs } from 'node:util'
-import { checkUrl, EXIT_CODES_HELP, fail, usage } from './cli-common.js'
+import { offsetOption, packageVersion, runCommand } from '@sluice/internal/cli'
+import { EXIT_CODES, EXIT_CODES_HELP, resourceUrl } from './cli-common.js'
 import { follow } from './follow.js'
 
 const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T] URL
@@ -13,59 +13,41 @@ every byte appended to it live, until the server says the resource is complete (
   --reconnect  resume after a broken connection (10 attempts), with no gap and no duplicate
   --token T    bearer token for a server that requires one
   -v           say on stderr when the resource is complete
+  -h, --help   show this help
+  --version    show the version
 
 ${EXIT_CODES_HELP}`
 
 /** Runs fstream-follow; sets `process.exitCode`. */
-export async function main(argv: string[]): Promise<void> {
-  let url: string
-  let values: {
-    offset: string
-    wait: boolean
-    reconnect: boolean
-    token?: string | undefined
-    v: boolean
-    help: boolean
-  }
-  try {
-    const parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      allowNegative: false,
+export function main(argv: readonly string[]): Promise<void> {
+  return runCommand(
+    {
+      name: 'fstream-follow',
+      help: HELP,
+      exitCodes: EXIT_CODES,
+      positionals: { min: 1, max: 1, name: 'URL' },
       options: {
         offset: { type: 'string', default: '0' },
         wait: { type: 'boolean', default: false },
         reconnect: { type: 'boolean', default: false },
         token: { type: 'string' },
         v: { type: 'boolean', short: 'v', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
       },
-    })
-    values = parsed.values
-    if (values.help) {
-      process.stdout.write(`${HELP}\n`)
-      return
-    }
-    if (parsed.positionals.length !== 1) throw new Error('expected exactly one URL')
-    url = checkUrl(parsed.positionals[0])
-    if (!/^-?\d+$/.test(values.offset))
-      throw new Error(`--offset: "${values.offset}" is not a byte offset`)
-  } catch (error) {
-    usage('fstream-follow', (error as Error).message)
-    return
-  }
-  try {
-    await pipeline(
-      follow(url, {
-        offset: Number(values.offset),
-        wait: values.wait,
-        reconnect: values.reconnect,
-        ...(values.token === undefined ? {} : { token: values.token }),
-      }),
-      process.stdout,
-    )
-    if (values.v) process.stderr.write('fstream-follow: the resource is complete\n')
-  } catch (error) {
-    fail('fstream-follow', error)
-  }
+      async run({ values, positionals }) {
+        const url = resourceUrl(positionals[0] ?? '')
+        await pipeline(
+          follow(url, {
+            offset: offsetOption('--offset', values.offset),
+            wait: values.wait,
+            reconnect: values.reconnect,
+            ...(values.token === undefined ? {} : { token: values.token }),
+          }),
+          process.stdout,
+        )
+        if (values.v) process.stderr.write('fstream-follow: the resource is complete\n')
+      },
+    },
+    argv,
+    packageVersion(import.meta.url),
+  )
 }

@@ -1,7 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listen, runCli, startServerProcess, tempDir } from '@sluice/test-utils'
+import {
+  checkCommandLineConventions,
+  listen,
+  runCli,
+  startServerProcess,
+  tempDir,
+} from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFstreamServer } from './index.js'
 
@@ -78,5 +84,17 @@ describe('fstream-server CLI', () => {
     const notDir = await runCli(process.execPath, [BIN, '--root', join(dir.path, 'secret')])
     expect(notDir.code).toBe(2)
     expect(notDir.stderr).toContain('is not a directory')
+  })
+})
+
+describe('the command line conventions', () => {
+  it('holds for fstream-server', { timeout: 120_000 }, async () => {
+    await checkCommandLineConventions({
+      command: [process.execPath, BIN],
+      name: 'fstream-server',
+      args: ['--root', root],
+      portFlag: '--port',
+      sizeFlag: '--max-size',
+    })
   })
 })

@@ -1,6 +1,12 @@
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { listen, runCli, type ServerProcess, startServerProcess } from '@sluice/test-utils'
+import {
+  checkCommandLineConventions,
+  listen,
+  runCli,
+  type ServerProcess,
+  startServerProcess,
+} from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
@@ -25,10 +31,10 @@ describe('hash-server CLI', () => {
 
   it('exits 2 naming the problem on bad usage', async () => {
     for (const [args, message] of [
-      [['--port', 'eighty'], '--port: "eighty" is not a whole number'],
+      [['--port', 'eighty'], '--port: "eighty" is not a TCP port'],
       [['--algorithm', 'md5,nope'], '--algorithm: unsupported "nope"'],
       [['--max-body-size', '12 parsecs'], '--max-body-size: "12 parsecs" is not a byte size'],
-      [['--bogus'], "Unknown option '--bogus'"],
+      [['--bogus'], 'unknown option --bogus'],
     ] as const) {
       const result = await runCli(process.execPath, [BIN, ...args])
       expect(result.code).toBe(2)
@@ -70,5 +76,16 @@ describe('hash-server CLI', () => {
     )
     expect(new Set(answers)).toEqual(new Set(['5d41402abc4b2a76b9719d911017c592\n']))
     expect(await cli.stop()).toBe(0)
+  })
+})
+
+describe('the command line conventions', () => {
+  it('holds for hash-server', { timeout: 120_000 }, async () => {
+    await checkCommandLineConventions({
+      command: [process.execPath, BIN],
+      name: 'hash-server',
+      portFlag: '--port',
+      sizeFlag: '--max-body-size',
+    })
   })
 })

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createHashServer } from '@sluice/hash-server'
-import { listen, runCli, tempDir } from '@sluice/test-utils'
+import { checkCommandLineConventions, listen, runCli, tempDir } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBusboyServer } from '../test/servers.js'
 import { parseFormArgument } from './form-arg.js'
@@ -92,7 +92,7 @@ describe('multipart-upload CLI', () => {
     expect(missing.code).toBe(26)
     expect(missing.stderr).toContain('ENOENT')
     for (const [args, message] of [
-      [[], 'expected exactly one URL'],
+      [[], 'expected one URL'],
       [['ftp://x/', '-F', 'a=b'], 'not an http(s) URL'],
       [['http://127.0.0.1:1/'], 'nothing to send'],
       [['http://127.0.0.1:1/', '-F', 'novalue'], 'expected name=value'],
@@ -144,5 +144,15 @@ describe('ProgressBar.render', () => {
     expect(ProgressBar.render({ loaded: 2048, total: undefined, part: 'f' }, 1000, 80)).toBe(
       '2.0 KiB  2.0 KiB/s',
     )
+  })
+})
+
+describe('the command line conventions', () => {
+  it('holds for multipart-upload', { timeout: 120_000 }, async () => {
+    await checkCommandLineConventions({
+      command: [process.execPath, BIN],
+      name: 'multipart-upload',
+      args: ['http://127.0.0.1:1/', '-F', 'a=b'],
+    })
   })
 })

@@ -1,5 +1,6 @@
 export { chromiumPath, launchChromium } from './browser.js'
 export { cleanUpAfterTest } from './cleanup.js'
+export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'
 export { type ListeningServer, listen } from './listen.js'
 export {
   busboyParts,

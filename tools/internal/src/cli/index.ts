@@ -1,2 +1,16 @@
-export { readCommandLine } from './command-line.js'
-export { type ServeOptions, serveUntilSignal, urlOf } from './serve-until-signal.js'
+export { CannotStartError, ExitError, UsageError } from './errors.js'
+export {
+  byteSizeOption,
+  countOption,
+  millisecondsOption,
+  offsetOption,
+  portOption,
+} from './options.js'
+export {
+  type CommandLine,
+  type CommandLineSpec,
+  type ParseArgsOptionsConfig,
+  parseCommandLine,
+} from './parse.js'
+export { type Command, packageVersion, runCommand } from './run.js'
+export { type Served, type ServeOptions, serve, urlOf } from './serve.js'

@@ -1,0 +1,65 @@
+import { UsageError } from './errors.js'
+
+/**
+ * The option grammar every sluice command line shares: one way to write a port, a count, a
+ * duration, a byte size and an offset, and one way to say what is wrong with it.
+ */
+
+function whole(flag: string, text: string, what: string): number {
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new UsageError(`${flag}: "${text}" is not ${what}`)
+  }
+  return value
+}
+
+/** A TCP port, 0 to 65535 (0: a free one). */
+export function portOption(flag: string, text: string): number {
+  const port = whole(flag, text, 'a TCP port')
+  if (port > 65535) throw new UsageError(`${flag}: "${text}" is not a TCP port`)
+  return port
+}
+
+/** A whole number, at least `min` (default 0). */
+export function countOption(flag: string, text: string, min = 0): number {
+  const value = whole(flag, text, 'a whole number')
+  if (value < min) throw new UsageError(`${flag}: "${text}" is less than ${min}`)
+  return value
+}
+
+/** A duration in milliseconds (a whole number). */
+export function millisecondsOption(flag: string, text: string): number {
+  return whole(flag, text, 'a number of milliseconds')
+}
+
+const UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+}
+
+/**
+ * A size in bytes: a whole number with an optional unit k, M, G or T (powers of 1024), with or
+ * without `iB` or `B`, in any case: `1048576`, `1M`, `1MiB`, `512k`, `1T`.
+ */
+export function byteSizeOption(flag: string, text: string): number {
+  const match = /^(\d+)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(text.trim())
+  const value = match ? Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? 1) : Number.NaN
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(`${flag}: "${text}" is not a byte size (like 1048576, 512k, 1M, 1GiB)`)
+  }
+  return value
+}
+
+/** A byte offset: a whole number, negative to count from the end. */
+export function offsetOption(flag: string, text: string): number {
+  const value = Number(text)
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new UsageError(
+      `${flag}: "${text}" is not a byte offset (a whole number, negative from the end)`,
+    )
+  }
+  return value
+}

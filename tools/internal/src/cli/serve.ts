@@ -1,0 +1,80 @@
+import type { Server } from 'node:net'
+import { CannotStartError } from './errors.js'
+
+/** A server a command line runs. */
+export interface Served {
+  readonly server: Server & { closeIdleConnections?(): void; closeAllConnections?(): void }
+  /** The first word of what it prints: `<name> listening on URL`. */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  readonly scheme?: 'http' | 'https' | 'tcp'
+  /** Print `<name> listening on URL` (default true). */
+  readonly announce?: boolean
+}
+
+export interface ServeOptions {
+  /** On SIGTERM/SIGINT, how long requests in flight may take before they are cut (default 2 s). */
+  readonly drainMs?: number
+}
+
+/** `http://host:port`, with brackets around an IPv6 host. */
+export function urlOf(scheme: string, host: string, port: number): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+function listen(served: Served): Promise<number> {
+  const { server } = served
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(served.port, served.host, () => {
+      server.off('error', reject)
+      const address = server.address()
+      resolve(typeof address === 'object' && address ? address.port : served.port)
+    })
+  })
+}
+
+/**
+ * The run loop of every sluice server command line, for one server or several in one process:
+ * listens with each, prints `<name> listening on URL` for each, and on SIGTERM or SIGINT stops
+ * them all accepting, closes idle connections, lets requests in flight finish for `drainMs`, cuts
+ * the rest, and exits 0 once every server has closed. Throws CannotStartError when one of them
+ * cannot listen (the others are closed first).
+ */
+export async function serve(servers: readonly Served[], options: ServeOptions = {}): Promise<void> {
+  const listening: Served[] = []
+  for (const served of servers) {
+    try {
+      const port = await listen(served)
+      listening.push(served)
+      if (served.announce !== false) {
+        const url = urlOf(served.scheme ?? 'http', served.host, port)
+        process.stdout.write(`${served.name} listening on ${url}\n`)
+      }
+    } catch (error) {
+      for (const other of listening) other.server.close()
+      throw new CannotStartError((error as Error).message, { cause: error })
+    }
+  }
+  for (const { server, name } of listening) {
+    server.on('error', (error) => process.stderr.write(`${name}: ${error.message}\n`))
+  }
+  const drainMs = options.drainMs ?? 2_000
+  const stop = () => {
+    let open = listening.length
+    for (const { server } of listening) {
+      server.close(() => {
+        if (--open === 0) process.exit(0)
+      })
+      server.closeIdleConnections?.()
+    }
+    setTimeout(() => {
+      for (const { server } of listening) server.closeAllConnections?.()
+      // HTTP/2 sessions and upgraded sockets are not the servers' to close: do not wait for them.
+      setTimeout(() => process.exit(0), 500).unref()
+    }, drainMs).unref()
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

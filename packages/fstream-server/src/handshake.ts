@@ -3,6 +3,12 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { rawPathOf, relativePathOf } from '@sluice/internal/fs'
 import { PROTOCOL, parseOffset, QUERY, VERB_HEADER, type Verb } from '@sluice/internal/fstream'
+import {
+  BadSessionRequestError,
+  type FstreamServerError,
+  ResourceNotFoundError,
+  UnauthorizedError,
+} from './errors.js'
 import { type Framing, LEGACY, V1 } from './framing.js'
 
 /** A session request that passed every check that needs no file: what to run. */
@@ -17,24 +23,13 @@ export interface SessionRequest {
   readonly wait: boolean
 }
 
-/** A request refused before any upgrade, with a plain HTTP answer. */
-export class Refusal {
-  readonly status: number
-  readonly message: string
-
-  constructor(status: number, message: string) {
-    this.status = status
-    this.message = message
-  }
-
-  /** Writes the answer on the raw socket and ends it. */
-  send(socket: Duplex): void {
-    const body = `${this.message}\n`
-    socket.end(
-      `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Error'}\r\nConnection: close\r\n` +
-        `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    )
-  }
+/** Answers a refused upgrade on the raw socket, with the reason phrase of its status, and ends it. */
+export function refuseUpgrade(socket: Duplex, error: FstreamServerError): void {
+  const body = `${error.message}\n`
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nConnection: close\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
 }
 
 /** Tokens of a server: APPEND needs `append`, FOLLOW and GET need `follow` (when set). */
@@ -55,24 +50,29 @@ export function authorized(req: IncomingMessage, url: URL, token: string | undef
  * Reads a WebSocket upgrade request: subprotocol (fstream.v1, or none for httpfstream's legacy
  * framing), resource path, verb, offset, wait, token.
  */
-export function readSessionRequest(req: IncomingMessage, tokens: Tokens): SessionRequest | Refusal {
+export function readSessionRequest(
+  req: IncomingMessage,
+  tokens: Tokens,
+): SessionRequest | FstreamServerError {
   const url = new URL(req.url ?? '/', 'http://localhost')
   const asked = req.headers['sec-websocket-protocol']
   const framing = asked === undefined ? LEGACY : V1
   if (asked !== undefined && !asked.split(',').some((name) => name.trim() === PROTOCOL)) {
-    return new Refusal(400, `ask for the WebSocket subprotocol ${PROTOCOL}`)
+    return new BadSessionRequestError(`ask for the WebSocket subprotocol ${PROTOCOL}`)
   }
   const relative = relativePathOf(rawPathOf(req.url))
-  if (relative === undefined) return new Refusal(404, 'no such resource')
+  if (relative === undefined) return new ResourceNotFoundError()
   const verbText = String(req.headers[VERB_HEADER] ?? url.searchParams.get(QUERY.verb) ?? 'FOLLOW')
   const verb = verbText.toUpperCase()
-  if (verb !== 'APPEND' && verb !== 'FOLLOW') return new Refusal(400, `unknown verb ${verbText}`)
+  if (verb !== 'APPEND' && verb !== 'FOLLOW') {
+    return new BadSessionRequestError(`unknown verb ${verbText}`)
+  }
   if (!authorized(req, url, verb === 'APPEND' ? tokens.append : tokens.follow)) {
-    return new Refusal(401, `a valid token is needed to ${verb.toLowerCase()}`)
+    return new UnauthorizedError(verb.toLowerCase())
   }
   const offset = parseOffset(url.searchParams.get(QUERY.offset))
   if (offset === 'invalid' || (verb === 'APPEND' && offset !== undefined && offset < 0)) {
-    return new Refusal(400, `?${QUERY.offset}= takes a whole number of bytes`)
+    return new BadSessionRequestError(`?${QUERY.offset}= takes a whole number of bytes`)
   }
   return { verb, framing, relative, offset, wait: url.searchParams.get(QUERY.wait) === '1' }
 }

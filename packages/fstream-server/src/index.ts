@@ -1,4 +1,15 @@
 export {
+  AppendConflictError,
+  BadSessionRequestError,
+  FstreamServerError,
+  MethodNotAllowedError,
+  OffsetOutOfRangeError,
+  ResourceNotFoundError,
+  StorageError,
+  SymbolicLinkError,
+  UnauthorizedError,
+} from './errors.js'
+export {
   createFstreamServer,
   createHandlers,
   createRequestHandler,

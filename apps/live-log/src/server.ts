@@ -1,9 +1,20 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
+import { CLOSE, PROTOCOL, parseControl, QUERY } from '@sluice/internal/fstream'
 import { closeSessionsOnClose, createHttpServer } from '@sluice/internal/http'
 
 const page = readFileSync(new URL('./page/index.html', import.meta.url))
+
+/** The fstream.v1 protocol module, as the page imports it: its one home, served as it is. */
+const protocolModule = Buffer.from(
+  [
+    `export const PROTOCOL = ${JSON.stringify(PROTOCOL)}`,
+    `export const QUERY = ${JSON.stringify(QUERY)}`,
+    `export const CLOSE = ${JSON.stringify(CLOSE)}`,
+    `export const parseControl = ${parseControl.toString()}`,
+  ].join('\n'),
+)
 
 /**
  * fstream-server's handlers under `/logs/…` plus the page at `/`: the page follows a log with
@@ -13,6 +24,15 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
   const fstream = createHandlers(options)
   const server = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://live-log').pathname
+    if (path === '/fstream-protocol.js') {
+      res.writeHead(200, {
+        'Content-Type': 'text/javascript; charset=utf-8',
+        'Content-Length': protocolModule.length,
+        'Cache-Control': 'no-cache',
+      })
+      res.end(req.method === 'HEAD' ? undefined : protocolModule)
+      return
+    }
     if (path === '/' || path === '/index.html') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('use GET\n')

@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { QUERY } from '@sluice/internal/fstream'
@@ -6,7 +5,13 @@ import WebSocket from 'ws'
 import { FstreamConnectionError, FstreamError } from './errors.js'
 import { readResource } from './read-resource.js'
 import { attemptsOf, retryDelay, sleep } from './reconnect.js'
-import { type ConnectOptions, openSession, type Session, webSocketUrl } from './websocket.js'
+import {
+  type ConnectOptions,
+  closeOf,
+  openSession,
+  type Session,
+  webSocketUrl,
+} from './websocket.js'
 
 export interface AppendOptions extends ConnectOptions {
   /** Append only if the resource is exactly this long (resume after a reconnect); else 409. */
@@ -37,71 +42,164 @@ const RESUMABLE = new Set([1001, 1006])
 
 const conflict = (message: string) => new FstreamError(message, 'FSTREAM_ERR_CONFLICT')
 
-/**
- * Opens an append session as a Writable: each chunk written is sent as a binary frame (a write
- * completes at once unless more than 1 MiB is queued on the socket: backpressure); the stream
- * finishes only when the server has acknowledged the last byte as durable. Fails with
- * `FSTREAM_ERR_CONFLICT` (another appender, or `offset` is not the resource's length),
- * `FSTREAM_ERR_UNAUTHORIZED`, `FSTREAM_ERR_PROTOCOL`, or `FSTREAM_ERR_CONNECTION` if the
- * session ends before then (and, with `reconnect`, cannot be resumed).
- */
-export function openAppend(url: string | URL, options: AppendOptions = {}): AppendStream {
-  const attempts = attemptsOf(options.reconnect)
-  const keep = attempts > 0
-  let session: Session | undefined
-  let resuming = false
-  let closing = false
-  let failure: Error | undefined
-  /** Absolute offset where this appender's bytes start; the durable length; bytes written. */
-  let start = -1
-  let acked = -1
-  let written = 0
-  /** With `reconnect`: the bytes from `acked` to the end of what was written. */
-  const unacked: Buffer[] = []
-  let unackedBytes = 0
-  const end = () => start + written
+/** The bytes sent past the last acknowledgement, kept to be sent again after a reconnect. */
+class Unacknowledged {
+  readonly #chunks: Buffer[] = []
+  #bytes = 0
 
-  const waiters = new Set<() => void>()
-  const wake = () => {
-    for (const waiter of waiters) waiter()
-    waiters.clear()
-  }
-  const changed = () => new Promise<void>((resolve) => waiters.add(resolve))
-  const onSent = () => {
-    if (waiters.size > 0) wake()
+  get bytes(): number {
+    return this.#bytes
   }
 
-  const acknowledge = (offset: number) => {
-    if (offset <= acked) return
-    acked = offset
-    let surplus = unackedBytes - (end() - acked)
-    while (surplus > 0 && unacked.length > 0) {
-      const first = unacked[0] as Buffer
-      if (first.length <= surplus) {
-        unacked.shift()
-        unackedBytes -= first.length
-        surplus -= first.length
-      } else {
-        unacked[0] = first.subarray(surplus)
-        unackedBytes -= surplus
-        surplus = 0
-      }
+  get chunks(): readonly Buffer[] {
+    return this.#chunks
+  }
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk)
+    this.#bytes += chunk.length
+  }
+
+  /** Keeps only the last `count` bytes: the others are acknowledged. */
+  keepLast(count: number): void {
+    let surplus = this.#bytes - count
+    while (surplus > 0 && this.#chunks.length > 0) {
+      const first = this.#chunks[0] as Buffer
+      const dropped = Math.min(first.length, surplus)
+      if (dropped === first.length) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(dropped)
+      this.#bytes -= dropped
+      surplus -= dropped
     }
-    wake()
   }
-  const fail = (error: Error) => {
-    failure ??= error
-    wake()
+}
+
+/**
+ * An appender's state across its sessions: where its bytes start on the server, what is
+ * acknowledged, what was sent, the current session; and what to do when a session breaks.
+ */
+class Appender {
+  readonly #url: string | URL
+  readonly #options: AppendOptions
+  readonly #attempts: number
+  readonly #unacked: Unacknowledged | undefined
+  #session: Session | undefined
+  #resuming = false
+  #closing = false
+  #failure: Error | undefined
+  /** Absolute offset where this appender's bytes start, the durable length, bytes written. */
+  #start = -1
+  #acked = -1
+  #written = 0
+  readonly #waiters = new Set<() => void>()
+
+  constructor(url: string | URL, options: AppendOptions) {
+    this.#url = url
+    this.#options = options
+    this.#attempts = attemptsOf(options.reconnect)
+    this.#unacked = this.#attempts > 0 ? new Unacknowledged() : undefined
+  }
+
+  /** The resource's length once everything written is there. */
+  get end(): number {
+    return this.#start + this.#written
+  }
+
+  #wake(): void {
+    for (const waiter of this.#waiters) waiter()
+    this.#waiters.clear()
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.add(resolve))
+  }
+
+  readonly #onSent = (): void => {
+    if (this.#waiters.size > 0) this.#wake()
+  }
+
+  #acknowledge(offset: number): void {
+    if (offset <= this.#acked) return
+    this.#acked = offset
+    this.#unacked?.keepLast(this.end - offset)
+    this.#wake()
+  }
+
+  fail(error: Error): void {
+    this.#failure ??= error
+    this.#session?.ws.terminate()
+    this.#wake()
+  }
+
+  /** Opens a session; the first honours `offset`, a resumed one checks where the server is. */
+  async connect(first: boolean): Promise<void> {
+    const target = webSocketUrl(this.#url)
+    target.searchParams.set(QUERY.verb, 'APPEND')
+    if (first && this.#options.offset !== undefined) {
+      target.searchParams.set(QUERY.offset, String(this.#options.offset))
+    }
+    let onReady: (offset: number) => void = () => {}
+    const ready = new Promise<number>((resolve) => {
+      onReady = resolve
+    })
+    const opened = await openSession(target, this.#options, {
+      onControl: (message) => {
+        if (message.type === 'ready') onReady(message.offset)
+        else this.#acknowledge(message.offset)
+      },
+      onData: () => {},
+    })
+    const closed = closeOf(opened.ws)
+    const offset = await Promise.race([ready, closed.then(() => undefined)])
+    try {
+      if (offset === undefined) {
+        throw (
+          opened.protocolError() ??
+          new FstreamConnectionError(`${this.#url}: the append session closed before it was ready`)
+        )
+      }
+      if (first) {
+        this.#start = offset
+        this.#acked = offset
+      } else {
+        await this.#resumeAt(offset)
+        for (const chunk of this.#unacked?.chunks ?? []) {
+          opened.ws.send(chunk, { binary: true }, this.#onSent)
+        }
+      }
+    } catch (error) {
+      opened.ws.terminate()
+      throw error
+    }
+    this.#session = opened
+    void closed.then(([code, reason]) => this.#onClose(opened, code, reason.toString()))
+    this.#wake()
+  }
+
+  /** A resumed session starts at `offset`: it must lie between what was acknowledged and sent. */
+  async #resumeAt(offset: number): Promise<void> {
+    if (offset < this.#acked) {
+      throw conflict(
+        `${this.#url}: the resource is ${offset} bytes, shorter than the ${this.#acked} acknowledged`,
+      )
+    }
+    if (offset > this.end) {
+      throw conflict(`${this.#url}: the resource is ${offset} bytes: someone else appended to it`)
+    }
+    if (offset > this.#acked) await this.#verify(offset - this.#acked)
+    // What the server says it has at the start of a session is durable.
+    this.#acknowledge(offset)
   }
 
   /** The bytes the server holds past the last acknowledgement must be the ones sent. */
-  const verify = async (length: number) => {
-    const expected = Buffer.concat(unacked).subarray(0, length)
+  async #verify(length: number): Promise<void> {
+    const expected = Buffer.concat(this.#unacked?.chunks ?? []).subarray(0, length)
     const held: Buffer[] = []
     let got = 0
-    const body = await readResource(url, {
-      offset: acked,
-      ...(options.token === undefined ? {} : { token: options.token }),
+    const token = this.#options.token
+    const body = await readResource(this.#url, {
+      offset: this.#acked,
+      ...(token === undefined ? {} : { token }),
     })
     for await (const chunk of body as AsyncIterable<Buffer>) {
       held.push(chunk)
@@ -110,86 +208,36 @@ export function openAppend(url: string | URL, options: AppendOptions = {}): Appe
     }
     body.destroy()
     if (!Buffer.concat(held).subarray(0, length).equals(expected)) {
-      throw conflict(`${url}: the bytes after the last acknowledged offset are not the ones sent`)
+      throw conflict(
+        `${this.#url}: the bytes after the last acknowledged offset are not the ones sent`,
+      )
     }
   }
 
-  /** Opens a session; `first` honours `offset`, a resumed one checks where the server is. */
-  const connect = async (first: boolean): Promise<void> => {
-    const target = webSocketUrl(url)
-    target.searchParams.set(QUERY.verb, 'APPEND')
-    if (first && options.offset !== undefined) {
-      target.searchParams.set(QUERY.offset, String(options.offset))
-    }
-    let onReady: (offset: number) => void = () => {}
-    const ready = new Promise<number>((resolve) => {
-      onReady = resolve
-    })
-    const opened = await openSession(target, options, {
-      onControl: (message) => {
-        if (message.type === 'ready') onReady(message.offset)
-        else acknowledge(message.offset)
-      },
-      onData: () => {},
-    })
-    const closed = once(opened.ws, 'close') as Promise<[number, Buffer]>
-    const offset = await Promise.race([ready, closed.then(() => undefined)])
-    try {
-      if (offset === undefined) {
-        throw (
-          opened.protocolError() ??
-          new FstreamConnectionError(`${url}: the append session closed before it was ready`)
-        )
-      }
-      if (first) {
-        start = offset
-        acked = offset
-      } else {
-        if (offset < acked) {
-          throw conflict(
-            `${url}: the resource is ${offset} bytes, shorter than the ${acked} acknowledged`,
-          )
-        }
-        if (offset > end()) {
-          throw conflict(`${url}: the resource is ${offset} bytes: someone else appended to it`)
-        }
-        if (offset > acked) await verify(offset - acked)
-        // What the server says it has at the start of a session is durable.
-        acknowledge(offset)
-        for (const chunk of unacked) opened.ws.send(chunk, { binary: true }, onSent)
-      }
-    } catch (error) {
-      opened.ws.terminate()
-      throw error
-    }
-    session = opened
-    closed.then(([code, reason]) => onClose(opened, code, reason.toString()))
-    wake()
-  }
-
-  const onClose = (closed: Session, code: number, reason: string) => {
-    if (closed !== session) return
-    session = undefined
+  #onClose(closed: Session, code: number, reason: string): void {
+    if (closed !== this.#session) return
+    this.#session = undefined
     const broken = closed.protocolError()
-    if (broken) return fail(broken)
+    if (broken) return this.fail(broken)
     // The closing handshake of a finished append: everything was acknowledged before it.
-    if (closing) return wake()
+    if (this.#closing) return this.#wake()
     const error = new FstreamConnectionError(
-      `${url}: the append session ended (${code} ${reason}) before the data was acknowledged`,
+      `${this.#url}: the append session ended (${code} ${reason}) before the data was acknowledged`,
     )
-    if (!keep || !RESUMABLE.has(code)) return fail(error)
-    resume(error)
+    if (this.#unacked === undefined || !RESUMABLE.has(code)) return this.fail(error)
+    // It reports its own outcome (a new session, or the failure).
+    void this.#resume(error)
   }
 
-  const resume = async (cause: Error) => {
-    resuming = true
-    wake()
+  async #resume(cause: Error): Promise<void> {
+    this.#resuming = true
+    this.#wake()
     let last = cause
-    for (let failures = 0; failures < attempts && !stream.destroyed; failures++) {
+    for (let failures = 0; failures < this.#attempts && !this.#failure; failures++) {
       await sleep(retryDelay(failures))
       try {
-        await connect(false)
-        resuming = false
+        await this.connect(false)
+        this.#resuming = false
         return
       } catch (error) {
         last = error as Error
@@ -200,71 +248,87 @@ export function openAppend(url: string | URL, options: AppendOptions = {}): Appe
         if (!retryable) break
       }
     }
-    resuming = false
-    fail(
-      last === cause || last instanceof FstreamConnectionError
-        ? new FstreamConnectionError(`${url}: could not resume the append (${last.message})`, {
-            cause: last,
-          })
+    this.#resuming = false
+    this.fail(
+      last instanceof FstreamConnectionError
+        ? new FstreamConnectionError(
+            `${this.#url}: could not resume the append (${last.message})`,
+            {
+              cause: last,
+            },
+          )
         : last,
     )
   }
 
-  /** Resolves once a write may complete: a session with room, nothing more to wait for. */
-  const room = async () => {
-    while (
-      !failure &&
-      (resuming ||
-        (keep && unackedBytes > MAX_UNACKED) ||
-        (session !== undefined && session.ws.bufferedAmount > HIGH_WATER))
-    ) {
-      await changed()
+  /** Sends a chunk (or keeps it for the next session) and resolves when there is room for more. */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#failure) throw this.#failure
+    this.#written += chunk.length
+    this.#unacked?.push(chunk)
+    const session = this.#session
+    // Without a session (resuming), the chunk goes out with the others once resumed.
+    if (session !== undefined && session.ws.readyState === WebSocket.OPEN) {
+      session.ws.send(chunk, { binary: true }, this.#onSent)
+    } else if (this.#unacked === undefined) {
+      throw this.#failure ?? new FstreamConnectionError(`${this.#url}: the append session ended`)
     }
-    if (failure) throw failure
+    while (
+      !this.#failure &&
+      (this.#resuming ||
+        (this.#unacked !== undefined && this.#unacked.bytes > MAX_UNACKED) ||
+        (this.#session !== undefined && this.#session.ws.bufferedAmount > HIGH_WATER))
+    ) {
+      await this.#changed()
+    }
+    if (this.#failure) throw this.#failure
   }
 
+  /** Waits until every byte is acknowledged, then closes the session normally. */
+  async finish(): Promise<void> {
+    while (!this.#failure && !(this.#session !== undefined && this.#acked >= this.end)) {
+      await this.#changed()
+    }
+    if (this.#failure) throw this.#failure
+    const last = this.#session as Session
+    const closed = closeOf(last.ws)
+    this.#closing = true
+    last.ws.close(1000)
+    await closed
+  }
+}
+
+/**
+ * Opens an append session as a Writable: each chunk written is sent as a binary frame (a write
+ * completes at once unless more than 1 MiB is queued on the socket: backpressure); the stream
+ * finishes only when the server has acknowledged the last byte as durable. Fails with
+ * `FSTREAM_ERR_CONFLICT` (another appender, or `offset` is not the resource's length),
+ * `FSTREAM_ERR_UNAUTHORIZED`, `FSTREAM_ERR_PROTOCOL`, or `FSTREAM_ERR_CONNECTION` if the
+ * session ends before then (and, with `reconnect`, cannot be resumed).
+ */
+export function openAppend(url: string | URL, options: AppendOptions = {}): AppendStream {
+  const appender = new Appender(url, options)
   const onAbort = () => stream.destroy(options.signal?.reason ?? new Error('aborted'))
   const stream = new Writable({
     construct(callback) {
-      connect(true).then(() => callback(), callback)
+      appender.connect(true).then(() => callback(), callback)
     },
     write(chunk: Buffer, _encoding, callback) {
-      if (failure) return callback(failure)
-      written += chunk.length
-      if (keep) {
-        unacked.push(chunk)
-        unackedBytes += chunk.length
-      }
-      // Without a session (resuming), the chunk goes out with the others once resumed.
-      if (session !== undefined && session.ws.readyState === WebSocket.OPEN) {
-        session.ws.send(chunk, { binary: true }, onSent)
-      } else if (!keep) {
-        return callback(failure ?? new FstreamConnectionError(`${url}: the append session ended`))
-      }
-      room().then(() => callback(), callback)
+      appender.write(chunk).then(() => callback(), callback)
     },
     final(callback) {
-      ;(async () => {
-        while (!failure && !(session !== undefined && acked >= end())) await changed()
-        if (failure) throw failure
-        const last = session as Session
-        const closed = once(last.ws, 'close')
-        closing = true
-        last.ws.close(1000)
-        await closed
-      })().then(() => callback(), callback)
+      appender.finish().then(() => callback(), callback)
     },
     destroy(error, callback) {
       options.signal?.removeEventListener('abort', onAbort)
-      fail(error ?? new Error('destroyed'))
-      session?.ws.terminate()
+      appender.fail(error ?? new Error('destroyed'))
       callback(error)
     },
   })
   if (options.signal?.aborted) onAbort()
   else options.signal?.addEventListener('abort', onAbort, { once: true })
   stream.once('finish', () => options.signal?.removeEventListener('abort', onAbort))
-  return Object.defineProperty(stream, 'size', { get: end }) as AppendStream
+  return Object.defineProperty(stream, 'size', { get: () => appender.end }) as AppendStream
 }
 
 /**

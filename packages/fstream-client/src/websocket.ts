@@ -39,6 +39,16 @@ export interface ConnectOptions {
   readonly zeroMask?: boolean
 }
 
+/**
+ * Resolves with a WebSocket's close code and reason. (Not events.once, which rejects when an
+ * 'error' comes first and so loses the close that always follows it.)
+ */
+export function closeOf(ws: WebSocket): Promise<[code: number, reason: Buffer]> {
+  return new Promise((resolve) =>
+    ws.once('close', (code: number, reason: Buffer) => resolve([code, reason])),
+  )
+}
+
 /** `http(s)://` → `ws(s)://`; `ws(s)://` as is. */
 export function webSocketUrl(url: string | URL): URL {
   const parsed = new URL(url)

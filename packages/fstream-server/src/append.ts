@@ -16,11 +16,180 @@ export interface AppendOptions {
   readonly log: (message: string) => void
 }
 
+/** A reason for a close frame, within the 123 bytes a close frame allows. */
+const reason = (text: string) => text.slice(0, 120)
+
+/**
+ * One APPEND session. Data frames are appended in order; durability runs beside the writes:
+ * each fsync covers everything written before it started, so acknowledgements come as often as
+ * the disk allows without slowing the writes down.
+ */
+class AppendSession {
+  readonly #ws: SessionSocket
+  readonly #file: FileHandle
+  readonly #live: LiveBytes
+  readonly #options: AppendOptions
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  #writing: Promise<void> | undefined
+  #syncing: Promise<void> | undefined
+  #durable: number
+  /** Storing failed: 1011. */
+  #failure: Error | undefined
+  /** ws found a protocol violation: its code. */
+  #violation: Error | undefined
+  /** The session refused data (1003, 1009): no more is taken. */
+  #refusal: { readonly code: number; readonly reason: string } | undefined
+  #ended: Promise<void> | undefined
+
+  constructor(ws: SessionSocket, file: FileHandle, live: LiveBytes, options: AppendOptions) {
+    this.#ws = ws
+    this.#file = file
+    this.#live = live
+    this.#options = options
+    this.#durable = live.size
+  }
+
+  /** Resolves once the session is over: everything received stored, the file closed. */
+  run(): Promise<void> {
+    const ws = this.#ws
+    // The server logs it; the close reply needs to know it.
+    ws.on('error', (error: Error) => {
+      this.#violation = error
+    })
+    const heartbeat = this.#heartbeat()
+    return new Promise((resolve) => {
+      // The resource is free for the next appender before the close reply says so.
+      const end = () => {
+        this.#ended ??= this.#settled()
+          .then(() => this.#file.close())
+          .catch(() => {})
+          .finally(() => {
+            clearInterval(heartbeat)
+            resolve()
+          })
+        return this.#ended
+      }
+      ws.holdCloseReply(async (code) => {
+        await end()
+        return this.#closeReply(code)
+      })
+      ws.once('close', () => void end())
+      // Where this session starts: a client that did not ask for an offset learns it here.
+      this.#options.framing.control(ws, { type: 'ready', offset: this.#live.size })
+      ws.on('message', (data: Buffer, isBinary: boolean) => this.#receive(data, isBinary))
+    })
+  }
+
+  /** The close frame: 1000 only when every byte received is written, synced and acknowledged. */
+  #closeReply(code: number | undefined): [number, string] {
+    if (this.#violation && code !== undefined) return [code, reason(this.#violation.message)]
+    if (this.#failure)
+      return [CLOSE.internalError, reason(`cannot store: ${this.#failure.message}`)]
+    if (this.#refusal) return [this.#refusal.code, this.#refusal.reason]
+    return [CLOSE.normal, `${this.#durable} bytes stored`]
+  }
+
+  #receive(data: Buffer, isBinary: boolean): void {
+    if (this.#failure || this.#refusal || this.#ws.readyState !== this.#ws.OPEN) return
+    const judged = this.#options.framing.appendFrame(data, isBinary)
+    if (judged === 'ignore') return
+    if (judged !== 'data') return this.#refuse(judged.code, judged.reason)
+    const { maxSize } = this.#options
+    if (this.#live.size + this.#pendingBytes + data.length > maxSize) {
+      return this.#refuse(CLOSE.tooBig, `the resource may not grow past ${maxSize} bytes`)
+    }
+    this.#pending.push(data)
+    this.#pendingBytes += data.length
+    if (this.#pendingBytes >= PAUSE_AT) this.#ws.pause()
+    this.#schedule()
+  }
+
+  /** Stops taking data; says why once what came before is stored. */
+  #refuse(code: number, why: string): void {
+    this.#refusal = { code, reason: why }
+    this.#options.log(`APPEND closed: ${why}`)
+    void this.#settled().then(() => this.#ws.closeNow(code, why))
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return
+    this.#failure = error
+    this.#options.log(`APPEND failed: cannot store: ${error.message}`)
+    this.#ws.closeNow(CLOSE.internalError, reason(`cannot store: ${error.message}`))
+  }
+
+  #schedule(): void {
+    this.#writing ??= this.#flush()
+      .catch((error: Error) => this.#fail(error))
+      .finally(() => {
+        this.#writing = undefined
+        if (this.#pending.length > 0 && !this.#failure) this.#schedule()
+      })
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0 && !this.#failure) {
+      const batch = this.#pending
+      this.#pending = []
+      this.#pendingBytes = 0
+      await writeAll(this.#file, batch)
+      this.#live.push(batch)
+      // Runs beside the next writes; its failure is handled where it happens.
+      void this.#sync()
+      if (this.#ws.isPaused && this.#pendingBytes < PAUSE_AT) this.#ws.resume()
+    }
+  }
+
+  #sync(): Promise<void> {
+    this.#syncing ??= (async () => {
+      while (this.#durable < this.#live.size && !this.#failure) {
+        const target = this.#live.size
+        await this.#file.datasync()
+        this.#durable = target
+        if (this.#ws.readyState === this.#ws.OPEN) {
+          this.#options.framing.control(this.#ws, { type: 'ack', offset: target })
+        }
+      }
+    })()
+      .catch((error: Error) => this.#fail(error))
+      .finally(() => {
+        this.#syncing = undefined
+      })
+    return this.#syncing
+  }
+
+  /** Resolves once everything received is written and synced (or storing failed). */
+  async #settled(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing
+    while (!this.#failure && (this.#syncing !== undefined || this.#durable < this.#live.size)) {
+      await (this.#syncing ?? this.#sync())
+    }
+  }
+
+  /** Pings the appender; one that misses a pong is dropped. */
+  #heartbeat(): NodeJS.Timeout {
+    let alive = true
+    this.#ws.on('pong', () => {
+      alive = true
+    })
+    const timer = setInterval(() => {
+      if (!alive) {
+        this.#ws.terminate()
+        return
+      }
+      alive = false
+      this.#ws.ping()
+    }, this.#options.heartbeatMs)
+    timer.unref()
+    return timer
+  }
+}
+
 /**
  * Runs one APPEND session: `{"type":"ready","offset":N}` first (the resource's length); then
- * data frames are appended in order, and as fsyncs complete (beside the writes, each covering
- * all that was written before it started), `{"type":"ack","offset":N}` tells the appender that
- * the first N bytes of the resource are durable.
+ * data frames are appended in order, and as fsyncs complete, `{"type":"ack","offset":N}` tells
+ * the appender that the first N bytes of the resource are durable.
  *
  * The session ends when the appender closes: the answer to its close frame waits until every
  * byte received is written and synced and the last ack sent, and is 1000 only then (1011 with the
@@ -30,129 +199,8 @@ export interface AppendOptions {
 export function runAppend(
   ws: SessionSocket,
   file: FileHandle,
-  resource: LiveBytes,
+  live: LiveBytes,
   options: AppendOptions,
 ): Promise<void> {
-  const { framing } = options
-  let pending: Buffer[] = []
-  let pendingBytes = 0
-  let writing: Promise<void> | undefined
-  let syncing: Promise<void> | undefined
-  let durable = resource.size
-  let failure: Error | undefined
-  let violation: Error | undefined
-  let refusal: { readonly code: number; readonly reason: string } | undefined
-  /** Stops taking data; says why once what came before is stored. */
-  const refuse = (code: number, reason: string) => {
-    refusal = { code, reason }
-    options.log(`APPEND closed: ${reason}`)
-    settled().then(() => ws.closeNow(code, reason))
-  }
-
-  const fail = (error: Error) => {
-    if (failure) return
-    failure = error
-    options.log(`APPEND failed: cannot store: ${error.message}`)
-    ws.closeNow(CLOSE.internalError, `cannot store: ${error.message}`.slice(0, 120))
-  }
-  // Durability runs beside the writes: each fsync covers everything written before it started,
-  // so acknowledgements come as often as the disk allows without slowing the writes down.
-  const sync = (): Promise<void> => {
-    syncing ??= (async () => {
-      while (durable < resource.size && !failure) {
-        const target = resource.size
-        await file.datasync()
-        durable = target
-        if (ws.readyState === ws.OPEN) framing.control(ws, { type: 'ack', offset: durable })
-      }
-    })()
-      .catch(fail)
-      .finally(() => {
-        syncing = undefined
-      })
-    return syncing
-  }
-  const flush = async (): Promise<void> => {
-    while (pending.length > 0 && !failure) {
-      const batch = pending
-      pending = []
-      pendingBytes = 0
-      await writeAll(file, batch)
-      resource.push(batch)
-      sync()
-      if (ws.isPaused && pendingBytes < PAUSE_AT) ws.resume()
-    }
-  }
-  const schedule = () => {
-    writing ??= flush()
-      .catch(fail)
-      .finally(() => {
-        writing = undefined
-        if (pending.length > 0 && !failure) schedule()
-      })
-  }
-  /** Resolves once everything received is written and synced (or storing failed). */
-  const settled = async (): Promise<void> => {
-    while (writing) await writing
-    while (!failure && (syncing || durable < resource.size)) await (syncing ?? sync())
-  }
-
-  // The server logs it; the close reply needs to know it.
-  ws.on('error', (error: Error) => {
-    violation = error
-  })
-
-  let alive = true
-  ws.on('pong', () => {
-    alive = true
-  })
-  const heartbeat = setInterval(() => {
-    if (!alive) {
-      ws.terminate()
-      return
-    }
-    alive = false
-    ws.ping()
-  }, options.heartbeatMs)
-  heartbeat.unref()
-
-  return new Promise((resolve) => {
-    // The session is over once everything received is stored and the file closed: the resource
-    // is free for the next appender before the close reply says so.
-    let ended: Promise<void> | undefined
-    const end = () => {
-      ended ??= settled()
-        .then(() => file.close())
-        .catch(() => {})
-        .finally(() => {
-          clearInterval(heartbeat)
-          resolve()
-        })
-      return ended
-    }
-    ws.holdCloseReply(async (code) => {
-      await end()
-      if (violation && code !== undefined) return [code, violation.message.slice(0, 120)]
-      if (failure) return [CLOSE.internalError, `cannot store: ${failure.message}`.slice(0, 120)]
-      if (refusal) return [refusal.code, refusal.reason]
-      return [CLOSE.normal, `${durable} bytes stored`]
-    })
-    ws.once('close', end)
-
-    // Where this session starts: a client that did not ask for an offset learns it here.
-    framing.control(ws, { type: 'ready', offset: resource.size })
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (failure || refusal || ws.readyState !== ws.OPEN) return
-      const judged = framing.appendFrame(data, isBinary)
-      if (judged === 'ignore') return
-      if (judged !== 'data') return refuse(judged.code, judged.reason)
-      if (resource.size + pendingBytes + data.length > options.maxSize) {
-        return refuse(CLOSE.tooBig, `the resource may not grow past ${options.maxSize} bytes`)
-      }
-      pending.push(data)
-      pendingBytes += data.length
-      if (pendingBytes >= PAUSE_AT) ws.pause()
-      schedule()
-    })
-  })
+  return new AppendSession(ws, file, live, options).run()
 }

@@ -80,7 +80,8 @@ export async function runFollow(
         sent.catch(() => {})
         unsent.push(sent)
         while (ws.bufferedAmount > QUEUE_LIMIT && unsent.length > 0) await unsent.shift()
-        if (unsent.length > 16) unsent.shift()
+        // Its failure (the follower left) is already handled: only its place in the queue goes.
+        if (unsent.length > 16) void unsent.shift()
       }
       if (stopped.signal.aborted) return
       // Caught up with bytes nobody writes to any more; an appender may have started meanwhile.

@@ -190,8 +190,9 @@ export class Sessions {
     const live = registry.activate(relative, info.size)
     const ws = await this.#upgrade(session, req, socket, head)
     const { maxResourceSize: maxSize, heartbeatMs, log } = this.#options
-    runAppend(ws, file, live, { maxSize, heartbeatMs, log, framing: session.framing }).finally(() =>
-      registry.release(relative, live),
+    // The session runs on its own; it never rejects (its failures close it with their code).
+    void runAppend(ws, file, live, { maxSize, heartbeatMs, log, framing: session.framing }).finally(
+      () => registry.release(relative, live),
     )
     return undefined
   }

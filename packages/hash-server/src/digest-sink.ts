@@ -38,7 +38,7 @@ class Digester {
           return
         }
         const wait = this.#engine.update(chunk)
-        if (wait) {
+        if (wait !== undefined) {
           wait.then(() => next(i + 1), done)
           return
         }

@@ -1,11 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { availableParallelism } from 'node:os'
-import { parseAlgorithms, supportedAlgorithms } from './algorithms.js'
+import { supportedAlgorithms } from './algorithms.js'
 import { formatDigestField } from './digest-fields.js'
 import { ClientAbortedError, HashServerError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { type BodyHashing, hashBody } from './hash-body.js'
-import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
+import { createBodyHashing, hashBody } from './hash-body.js'
 import { HashMetrics } from './metrics.js'
 import type { MultipartLimits } from './multipart.js'
 import { ContentStore } from './store.js'
@@ -54,9 +52,6 @@ export interface HashHandler {
   close(): Promise<void>
 }
 
-/** Bodies at least this large (or of unknown length) are hashed on a pool thread. */
-const THREAD_THRESHOLD = 1024 * 1024
-
 const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
 const USAGE =
   'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
@@ -93,30 +88,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   const store = options.store === undefined ? undefined : new ContentStore(options.store)
   const storeReady = store?.init() ?? Promise.resolve()
   storeReady.catch(() => {})
-  const threads = options.hashThreads ?? availableParallelism()
-  const pool = threads > 0 ? new HashThreadPool(threads) : undefined
   const metrics = new HashMetrics()
-  const hashing: BodyHashing = {
-    defaults: parseAlgorithms(
-      typeof options.algorithms === 'string'
-        ? options.algorithms
-        : (options.algorithms ?? ['md5']).join(','),
-    ),
-    maxBodySize: options.maxBodySize ?? Number.POSITIVE_INFINITY,
-    limits: {
-      maxParts: options.multipart?.maxParts ?? 1000,
-      maxPartHeaderSize: options.multipart?.maxPartHeaderSize ?? 16 * 1024,
-    },
-    store,
-    storeReady,
-    metrics,
-    engineFor:
-      (length) =>
-      (algorithms): DigestEngine =>
-        pool && algorithms.length > 0 && (length === undefined || length >= THREAD_THRESHOLD)
-          ? pool.engine(algorithms)
-          : new InlineEngine(algorithms),
-  }
+  const hashing = createBodyHashing(options, store, storeReady, metrics)
   const awaitingContinue = new WeakSet<IncomingMessage>()
   const onError =
     options.onError ??
@@ -175,8 +148,6 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     expectsContinue: (req: IncomingMessage) => {
       awaitingContinue.add(req)
     },
-    close: async () => {
-      await pool?.close()
-    },
+    close: () => hashing.close(),
   })
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { availableParallelism } from 'node:os'
 import { pipeline } from 'node:stream/promises'
 import { requestBody, unsupportedTransferCoding } from '@sluice/internal/http'
 import { parseAlgorithms } from './algorithms.js'
@@ -6,7 +7,8 @@ import { type DigestFields, verifyDigests } from './digest-fields.js'
 import { DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
 import { BodyTooLargeError, InvalidHeaderError, UnsupportedTransferCodingError } from './errors.js'
 import type { Exchange } from './exchange.js'
-import type { DigestEngine } from './hash-threads.js'
+import type { HashHandlerOptions } from './handler.js'
+import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
 import type { HashMetrics } from './metrics.js'
 import {
   digestMultipart,
@@ -16,6 +18,9 @@ import {
   type PartDigests,
 } from './multipart.js'
 import type { ContentStore, PendingObject } from './store.js'
+
+/** Bodies at least this large (or of unknown length) are hashed on a pool thread. */
+const THREAD_THRESHOLD = 1024 * 1024
 
 /** What body hashing needs from the handler: its settings, engines, store and counters. */
 export interface BodyHashing {
@@ -28,6 +33,38 @@ export interface BodyHashing {
   readonly metrics: HashMetrics
   /** Makes the engines for a body of this declared length (undefined: unknown). */
   engineFor(length: number | undefined): (algorithms: readonly string[]) => DigestEngine
+}
+
+/** Body hashing as a handler's options set it up: defaults, limits, and a thread pool. */
+export function createBodyHashing(
+  options: HashHandlerOptions,
+  store: ContentStore | undefined,
+  storeReady: Promise<void>,
+  metrics: HashMetrics,
+): BodyHashing & { close(): Promise<void> } {
+  const threads = options.hashThreads ?? availableParallelism()
+  const pool = threads > 0 ? new HashThreadPool(threads) : undefined
+  const algorithms = options.algorithms ?? ['md5']
+  return {
+    defaults: parseAlgorithms(typeof algorithms === 'string' ? algorithms : algorithms.join(',')),
+    maxBodySize: options.maxBodySize ?? Number.POSITIVE_INFINITY,
+    limits: {
+      maxParts: options.multipart?.maxParts ?? 1000,
+      maxPartHeaderSize: options.multipart?.maxPartHeaderSize ?? 16 * 1024,
+    },
+    store,
+    storeReady,
+    metrics,
+    engineFor:
+      (length) =>
+      (names): DigestEngine =>
+        pool && names.length > 0 && (length === undefined || length >= THREAD_THRESHOLD)
+          ? pool.engine(names)
+          : new InlineEngine(names),
+    close: async () => {
+      await pool?.close()
+    },
+  }
 }
 
 /** What one request asks to compute. */

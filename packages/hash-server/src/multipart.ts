@@ -210,98 +210,118 @@ export interface ParsedPart {
   readonly pending: PendingObject | undefined
 }
 
+/** One multipart body being parsed: its parts, and how to end them all on a failure. */
+class MultipartDigest {
+  readonly #options: ParseMultipartOptions
+  readonly #dicer: Dicer
+  readonly #parts: Array<Promise<ParsedPart>> = []
+  /** Parts still streaming: when the body fails they must fail too, or their sinks wait forever. */
+  readonly #streaming = new Set<Readable>()
+  /**
+   * Parts whose header block has not come (yet): Dicer never emits 'header' for a part whose
+   * block is cut by the next boundary or by the end of the body, so they are settled here.
+   */
+  readonly #headless = new Map<Readable, (error: Error) => void>()
+  #malformedHeader = false
+  #failure: Error | undefined
+
+  constructor(options: ParseMultipartOptions) {
+    this.#options = options
+    this.#dicer = new Dicer({
+      boundary: options.boundary,
+      maxHeaderPairs: MAX_HEADER_LINES,
+      // Slightly above the limit so an oversized block is seen (Dicer truncates it silently).
+      maxHeaderSize: options.limits.maxPartHeaderSize + 1024,
+    } as ConstructorParameters<typeof Dicer>[0])
+    checkHeaderBlocks(this.#dicer, () => {
+      this.#malformedHeader = true
+    })
+    this.#dicer.on('preamble', abandon)
+    this.#dicer.on('part', (part: Readable) => this.#onPart(part))
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+    this.#dicer.destroy(this.#failure)
+  }
+
+  #settleHeadless(error: Error): void {
+    for (const [part, reject] of this.#headless) {
+      abandon(part)
+      reject(error)
+    }
+    this.#headless.clear()
+  }
+
+  #onPart(part: Readable): void {
+    part.on('error', (error) => this.#fail(error))
+    this.#streaming.add(part)
+    part.once('close', () => this.#streaming.delete(part))
+    part.once('end', () => this.#streaming.delete(part))
+    const { maxParts } = this.#options.limits
+    if (this.#parts.length >= maxParts) {
+      abandon(part)
+      this.#fail(new MalformedMultipartError(`more than ${maxParts} parts`))
+      return
+    }
+    const digested = new Promise<ParsedPart>((resolve, reject) => {
+      this.#headless.set(part, reject)
+      part.once('header', (header: Record<string, string[]>) => {
+        this.#headless.delete(part)
+        let described: ReturnType<typeof describePart>
+        try {
+          if (this.#malformedHeader) {
+            this.#malformedHeader = false
+            throw new MalformedMultipartError('malformed line in a part header block')
+          }
+          described = describePart(header, this.#options.limits)
+        } catch (error) {
+          abandon(part)
+          reject(error)
+          this.#fail(error as Error)
+          return
+        }
+        digestPart(part, described, this.#options).then(resolve, (error: Error) => {
+          reject(error)
+          this.#fail(error)
+        })
+      })
+    })
+    digested.catch(() => {})
+    this.#parts.push(digested)
+  }
+
+  async run(request: IncomingMessage): Promise<ParsedPart[]> {
+    try {
+      await pipeline(requestBody(request), this.#options.meter, new DicerSink(this.#dicer))
+      this.#settleHeadless(
+        new MalformedMultipartError('a part ended before its header block was complete'),
+      )
+      const results = await Promise.all(this.#parts)
+      if (results.length === 0) throw new MalformedMultipartError('multipart body without any part')
+      return results
+    } catch (error) {
+      const reason = classify(this.#failure ?? (error as Error), request)
+      this.#settleHeadless(reason)
+      for (const part of this.#streaming) part.destroy(reason)
+      for (const settled of await Promise.allSettled(this.#parts)) {
+        if (settled.status === 'fulfilled') await settled.value.pending?.discard()
+      }
+      throw reason
+    }
+  }
+}
+
 /**
  * Parses a multipart/form-data stream part by part with Dicer and hashes (and optionally writes to
  * the store's temp area) each part as it streams. Rejects with {@link MalformedMultipartError} on
  * any malformed input, having discarded every temp file; on success the caller commits or discards.
  */
-export async function digestMultipart(
+export function digestMultipart(
   request: IncomingMessage,
   options: ParseMultipartOptions,
 ): Promise<ParsedPart[]> {
-  const { limits } = options
-  const dicer = new Dicer({
-    boundary: options.boundary,
-    maxHeaderPairs: MAX_HEADER_LINES,
-    // Slightly above the limit so an oversized block is seen (Dicer truncates it silently).
-    maxHeaderSize: limits.maxPartHeaderSize + 1024,
-  } as ConstructorParameters<typeof Dicer>[0])
-  const parts: Array<Promise<ParsedPart>> = []
-  // Parts still streaming: when the body fails they must fail too, or their sinks wait forever.
-  const streaming = new Set<Readable>()
-  // Parts whose header block has not come (yet): Dicer never emits 'header' for a part whose
-  // block is cut by the next boundary or by the end of the body, so they are settled here.
-  const headless = new Map<Readable, (error: Error) => void>()
-  const settleHeadless = (error: Error): void => {
-    for (const [part, reject] of headless) {
-      abandon(part)
-      reject(error)
-    }
-    headless.clear()
-  }
-  let malformedHeader = false
-  checkHeaderBlocks(dicer, () => {
-    malformedHeader = true
-  })
-  let failure: Error | undefined
-  const fail = (error: Error): void => {
-    failure ??= error
-    dicer.destroy(failure)
-  }
-
-  dicer.on('preamble', abandon)
-  dicer.on('part', (part: Readable) => {
-    part.on('error', (error) => fail(error))
-    streaming.add(part)
-    part.once('close', () => streaming.delete(part))
-    part.once('end', () => streaming.delete(part))
-    if (parts.length >= limits.maxParts) {
-      abandon(part)
-      fail(new MalformedMultipartError(`more than ${limits.maxParts} parts`))
-      return
-    }
-    const digested = new Promise<ParsedPart>((resolve, reject) => {
-      headless.set(part, reject)
-      part.once('header', (header: Record<string, string[]>) => {
-        headless.delete(part)
-        let described: ReturnType<typeof describePart>
-        try {
-          if (malformedHeader) {
-            malformedHeader = false
-            throw new MalformedMultipartError('malformed line in a part header block')
-          }
-          described = describePart(header, limits)
-        } catch (error) {
-          abandon(part)
-          reject(error)
-          fail(error as Error)
-          return
-        }
-        digestPart(part, described, options).then(resolve, (error: Error) => {
-          reject(error)
-          fail(error)
-        })
-      })
-    })
-    digested.catch(() => {})
-    parts.push(digested)
-  })
-
-  try {
-    await pipeline(requestBody(request), options.meter, new DicerSink(dicer))
-    settleHeadless(new MalformedMultipartError('a part ended before its header block was complete'))
-    const results = await Promise.all(parts)
-    if (results.length === 0) throw new MalformedMultipartError('multipart body without any part')
-    return results
-  } catch (error) {
-    const reason = classify(failure ?? (error as Error), request)
-    settleHeadless(reason)
-    for (const part of streaming) part.destroy(reason)
-    for (const settled of await Promise.allSettled(parts)) {
-      if (settled.status === 'fulfilled') await settled.value.pending?.discard()
-    }
-    throw reason
-  }
+  return new MultipartDigest(options).run(request)
 }
 
 async function digestPart(

@@ -62,7 +62,8 @@ export class MultipartClient {
       const prepared = preparePart(described, this.#boundary)
       prepared.catch(() => {})
       this.#push({ prepared, resolve, reject })
-      this.#start()
+      // The response is awaited by close(); its failure reaches each part through the queue.
+      void this.#start()
     })
   }
 

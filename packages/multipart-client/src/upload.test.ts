@@ -285,7 +285,9 @@ describe('upload()', () => {
           headers: { 'content-type': req.headers['content-type'] ?? '' },
           body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
           duplex: 'half',
-        }).then(async (answer) => res.writeHead(answer.status).end(await answer.text()))
+        })
+          .then(async (answer) => res.writeHead(answer.status).end(await answer.text()))
+          .catch((error: Error) => res.destroy(error))
       }),
     )
     const res = await upload(flaky.url, [{ name: 'f', path: big.path }], {

@@ -44,25 +44,13 @@ function listen(served: Served): Promise<number> {
  */
 export async function serve(servers: readonly Served[], options: ServeOptions = {}): Promise<void> {
   const listening: Served[] = []
-  for (const served of servers) {
-    try {
-      const port = await listen(served)
-      listening.push(served)
-      if (served.announce !== false) {
-        const url = urlOf(served.scheme ?? 'http', served.host, port)
-        process.stdout.write(`${served.name} listening on ${url}\n`)
-      }
-    } catch (error) {
-      for (const other of listening) other.server.close()
-      throw new CannotStartError((error as Error).message, { cause: error })
-    }
-  }
-  for (const { server, name } of listening) {
-    server.on('error', (error) => process.stderr.write(`${name}: ${error.message}\n`))
-  }
   const drainMs = options.drainMs ?? 2_000
+  let stopping = false
   const stop = () => {
+    if (stopping) return
+    stopping = true
     let open = listening.length
+    if (open === 0) process.exit(0)
     for (const { server } of listening) {
       server.close(() => {
         if (--open === 0) process.exit(0)
@@ -75,6 +63,25 @@ export async function serve(servers: readonly Served[], options: ServeOptions = 
       setTimeout(() => process.exit(0), 500).unref()
     }, drainMs).unref()
   }
+  // Before anything is announced: a signal sent as soon as "listening" is read must drain too.
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
+  for (const served of servers) {
+    try {
+      const port = await listen(served)
+      listening.push(served)
+      served.server.on('error', (error) =>
+        process.stderr.write(`${served.name}: ${error.message}\n`),
+      )
+      if (served.announce !== false) {
+        const url = urlOf(served.scheme ?? 'http', served.host, port)
+        process.stdout.write(`${served.name} listening on ${url}\n`)
+      }
+    } catch (error) {
+      process.off('SIGTERM', stop)
+      process.off('SIGINT', stop)
+      for (const other of listening) other.server.close()
+      throw new CannotStartError((error as Error).message, { cause: error })
+    }
+  }
 }

@@ -12,9 +12,11 @@ describe('serveFile', () => {
     await mkdir(join(dir.path, 'sub'))
     const server = createServer((req, res) => {
       const relative = (req.url ?? '/').slice(1)
-      serveFile(req, res, dir.path, relative, { contentType: 'text/plain' }).then((unservable) => {
-        if (unservable) res.writeHead(404, { 'x-reason': unservable }).end()
-      })
+      void serveFile(req, res, dir.path, relative, { contentType: 'text/plain' }).then(
+        (unservable) => {
+          if (unservable) res.writeHead(404, { 'x-reason': unservable }).end()
+        },
+      )
     })
     const { url } = await listen(server)
     const whole = await fetch(`${url}/f.txt`)
@@ -48,7 +50,7 @@ describe('serveFile', () => {
     await writeFile(join(dir.path, 'f'), '0123456789')
     const { url } = await listen(
       createServer((req, res) => {
-        serveFile(req, res, dir.path, 'f')
+        void serveFile(req, res, dir.path, 'f')
       }),
     )
     const first = await fetch(`${url}/f`)
@@ -85,7 +87,7 @@ describe('serveFile', () => {
     await symlink(dir.path, join(root, 'up'))
     const { url } = await listen(
       createServer((req, res) => {
-        serveFile(req, res, root, (req.url ?? '/').slice(1)).then((unservable) => {
+        void serveFile(req, res, root, (req.url ?? '/').slice(1)).then((unservable) => {
           res.writeHead(unservable === 'symlink' ? 403 : 404).end(unservable)
         })
       }),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
 import { CLOSE, PROTOCOL, parseControl, QUERY } from '@sluice/internal/fstream'
 import { closeSessionsOnClose, createHttpServer } from '@sluice/internal/http'
@@ -16,6 +16,20 @@ const protocolModule = Buffer.from(
   ].join('\n'),
 )
 
+/** Answers GET/HEAD of one of the page's own files (always revalidated: it is a demo). */
+function sendAsset(req: IncomingMessage, res: ServerResponse, body: Buffer, type: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('use GET\n')
+    return
+  }
+  res.writeHead(200, {
+    'Content-Type': `${type}; charset=utf-8`,
+    'Content-Length': body.length,
+    'Cache-Control': 'no-cache',
+  })
+  res.end(req.method === 'HEAD' ? undefined : body)
+}
+
 /**
  * fstream-server's handlers under `/logs/…` plus the page at `/`: the page follows a log with
  * the browser's WebSocket (subprotocol fstream.v1) and appends lines typed in its form.
@@ -24,28 +38,9 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
   const fstream = createHandlers(options)
   const server = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://live-log').pathname
-    if (path === '/fstream-protocol.js') {
-      res.writeHead(200, {
-        'Content-Type': 'text/javascript; charset=utf-8',
-        'Content-Length': protocolModule.length,
-        'Cache-Control': 'no-cache',
-      })
-      res.end(req.method === 'HEAD' ? undefined : protocolModule)
-      return
-    }
-    if (path === '/' || path === '/index.html') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('use GET\n')
-        return
-      }
-      res.writeHead(200, {
-        'Content-Type': 'text/html; charset=utf-8',
-        'Content-Length': page.length,
-        'Cache-Control': 'no-cache',
-      })
-      res.end(req.method === 'HEAD' ? undefined : page)
-      return
-    }
+    if (path === '/fstream-protocol.js')
+      return sendAsset(req, res, protocolModule, 'text/javascript')
+    if (path === '/' || path === '/index.html') return sendAsset(req, res, page, 'text/html')
     if (!path.startsWith('/logs/')) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('logs live under /logs/\n')
       return

@@ -48,7 +48,6 @@ await runCommand(
       'headers-timeout': { type: 'string' },
     },
     async run({ values }) {
-      if (values.port === undefined) throw new UsageError('--port N is required')
       const port = portOption('--port', values.port)
       if (values.backends === undefined) {
         throw new UsageError('--backends host:port,…|srv:NAME is required')

@@ -4,7 +4,6 @@ import {
   portOption,
   runCommand,
   serve,
-  UsageError,
 } from '@sluice/internal/cli'
 import { createStreamService } from './service.js'
 
@@ -34,7 +33,6 @@ await runCommand(
       'max-frame-size': { type: 'string' },
     },
     async run({ values }) {
-      if (values.port === undefined) throw new UsageError('--port N is required')
       const port = portOption('--port', values.port)
       const maxFrameSize = values['max-frame-size']
       const service = createStreamService(

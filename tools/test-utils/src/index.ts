@@ -1,3 +1,8 @@
+export {
+  type AbortedRequestsOptions,
+  checkAbortedRequests,
+  cutConnection,
+} from './aborted-requests.js'
 export { chromiumPath, launchChromium } from './browser.js'
 export { cleanUpAfterTest } from './cleanup.js'
 export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'

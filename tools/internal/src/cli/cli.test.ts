@@ -44,6 +44,7 @@ describe('the option grammar', () => {
       expect(() => portOption('--port', text), text).toThrow(UsageError)
     }
     expect(() => portOption('--port', '70000')).toThrow('--port: "70000" is not a TCP port')
+    expect(() => portOption('--port', undefined)).toThrow('--port N is required')
     expect(countOption('--workers', '4', 1)).toBe(4)
     expect(() => countOption('--workers', '0', 1)).toThrow('--workers: "0" is less than 1')
     expect(millisecondsOption('--wait', '1500')).toBe(1500)

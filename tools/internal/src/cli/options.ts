@@ -13,8 +13,9 @@ function whole(flag: string, text: string, what: string): number {
   return value
 }
 
-/** A TCP port, 0 to 65535 (0: a free one). */
-export function portOption(flag: string, text: string): number {
+/** A TCP port, 0 to 65535 (0: a free one); required when there is no default. */
+export function portOption(flag: string, text: string | undefined): number {
+  if (text === undefined) throw new UsageError(`${flag} N is required`)
   const port = whole(flag, text, 'a TCP port')
   if (port > 65535) throw new UsageError(`${flag}: "${text}" is not a TCP port`)
   return port

@@ -1,0 +1,59 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { expect } from 'vitest'
+import { processResources, repeat } from './process-resources.js'
+
+/**
+ * Sends the start of a request on a fresh connection and cuts it: a moment after sending, or
+ * once the first bytes of the answer came (`afterAnswer`).
+ */
+export async function cutConnection(
+  port: number,
+  bytes: string | Buffer,
+  options: { readonly afterAnswer?: boolean } = {},
+): Promise<void> {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(bytes)
+  if (options.afterAnswer) await once(socket, 'data').catch(() => {})
+  else await new Promise((resolve) => setTimeout(resolve, 2))
+  socket.destroy()
+}
+
+export interface AbortedRequestsOptions {
+  /** Of each kind, in each round (default 1,000). */
+  readonly count?: number
+  /** At once (default 50). */
+  readonly concurrency?: number
+}
+
+/**
+ * Runs every kind of aborted request `count` times against server processes, in two rounds, and
+ * checks that the second round leaves no descriptor and no memory behind. The first round grows
+ * the working set (buffers of many clients at once); a leak shows as growth in the second. Run
+ * the servers with a small heap (`--max-old-space-size=64`): a leak of even a few hundred bytes
+ * per request then ends the process.
+ */
+export async function checkAbortedRequests(
+  pids: readonly number[],
+  kinds: ReadonlyArray<(index: number) => Promise<void>>,
+  options: AbortedRequestsOptions = {},
+): Promise<void> {
+  const count = options.count ?? 1_000
+  const concurrency = options.concurrency ?? 50
+  const initial = pids.map((pid) => processResources(pid).fds)
+  for (const kind of kinds) await repeat(count, concurrency, kind)
+  for (const [i, pid] of pids.entries()) {
+    await expect
+      .poll(() => processResources(pid).fds, { timeout: 20_000 })
+      .toBeLessThanOrEqual((initial[i] ?? 0) + 10)
+  }
+  const before = pids.map(processResources)
+  for (const kind of kinds) await repeat(count, concurrency, kind)
+  for (const [i, pid] of pids.entries()) {
+    await expect
+      .poll(() => processResources(pid).fds, { timeout: 20_000 })
+      .toBeLessThanOrEqual((before[i]?.fds ?? 0) + 2)
+    expect(processResources(pid).rss - (before[i]?.rss ?? 0)).toBeLessThan(48 * 1024 * 1024)
+  }
+}

@@ -13,9 +13,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
-import { MiB, median, mibPerSecond, table } from './measure.js'
+import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     readers: { type: 'string', default: '500' },
     'size-mib': { type: 'string', default: '256' },

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { append, follow } from '@sluice/fstream-client'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
-import { MiB, mibPerSecond, table } from './measure.js'
+import { benchArgs, MiB, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     'size-mib': { type: 'string', default: '256' },
     followers: { type: 'string', default: '100' },

@@ -7,9 +7,10 @@
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fuzzMultipartServer, processResources, startServerProcess } from '@sluice/test-utils'
-import { MiB, table } from './measure.js'
+import { benchArgs, MiB, table } from './measure.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     count: { type: 'string', default: '100000' },
     seed: { type: 'string', default: '20261123' },

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { payloadFile, samplePeakRss, startServerProcess } from '@sluice/test-utils'
-import { curl, MiB, median, mibPerSecond, opensslSpeed, table } from './measure.js'
+import { benchArgs, curl, MiB, median, mibPerSecond, opensslSpeed, table } from './measure.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     runs: { type: 'string', default: '5' },
     'size-mib': { type: 'string', default: '1024' },

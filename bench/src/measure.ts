@@ -59,3 +59,12 @@ export function table(rows: ReadonlyArray<Record<string, string | number>>): str
     ...rows.map((r) => line(columns.map((c) => String(r[c])))),
   ].join('\n')
 }
+
+/**
+ * The script's arguments: pnpm passes a `--` through (`pnpm bench:x -- --runs 5`), which
+ * parseArgs would take for the end of the options.
+ */
+export function benchArgs(): string[] {
+  const args = process.argv.slice(2)
+  return args[0] === '--' ? args.slice(1) : args
+}

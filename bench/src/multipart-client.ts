@@ -7,9 +7,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { payloadFile, runCli, startServerProcess } from '@sluice/test-utils'
-import { MiB, median, mibPerSecond, table } from './measure.js'
+import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     runs: { type: 'string', default: '3' },
     'size-mib': { type: 'string', default: '4096' },

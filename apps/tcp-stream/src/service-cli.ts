@@ -1,10 +1,4 @@
-import {
-  byteSizeOption,
-  packageVersion,
-  portOption,
-  runCommand,
-  serve,
-} from '@sluice/internal/cli'
+import { byteSizeOption, packageVersion, portOption, runCommand, serve } from '@sluice/internal/cli'
 import { createStreamService } from './service.js'
 
 const HELP = `Usage: tcp-stream-service --port N [--host 127.0.0.1] [--max-frame-size BYTES]

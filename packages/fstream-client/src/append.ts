@@ -261,8 +261,12 @@ class Appender {
     )
   }
 
-  /** Sends a chunk (or keeps it for the next session) and resolves when there is room for more. */
-  async write(chunk: Buffer): Promise<void> {
+  /**
+   * Sends a chunk (or keeps it for the next session). Returns nothing when there is room for
+   * more at once, else a promise that resolves when there is (writes stay synchronous when they
+   * can: they are the hot path).
+   */
+  write(chunk: Buffer): Promise<void> | undefined {
     if (this.#failure) throw this.#failure
     this.#written += chunk.length
     this.#unacked?.push(chunk)
@@ -273,14 +277,20 @@ class Appender {
     } else if (this.#unacked === undefined) {
       throw this.#failure ?? new FstreamConnectionError(`${this.#url}: the append session ended`)
     }
-    while (
+    return this.#mustWait() ? this.#room() : undefined
+  }
+
+  #mustWait(): boolean {
+    return (
       !this.#failure &&
       (this.#resuming ||
         (this.#unacked !== undefined && this.#unacked.bytes > MAX_UNACKED) ||
         (this.#session !== undefined && this.#session.ws.bufferedAmount > HIGH_WATER))
-    ) {
-      await this.#changed()
-    }
+    )
+  }
+
+  async #room(): Promise<void> {
+    while (this.#mustWait()) await this.#changed()
     if (this.#failure) throw this.#failure
   }
 
@@ -314,7 +324,14 @@ export function openAppend(url: string | URL, options: AppendOptions = {}): Appe
       appender.connect(true).then(() => callback(), callback)
     },
     write(chunk: Buffer, _encoding, callback) {
-      appender.write(chunk).then(() => callback(), callback)
+      let room: Promise<void> | undefined
+      try {
+        room = appender.write(chunk)
+      } catch (error) {
+        return callback(error as Error)
+      }
+      if (room === undefined) callback()
+      else room.then(() => callback(), callback)
     },
     final(callback) {
       appender.finish().then(() => callback(), callback)

@@ -76,17 +76,14 @@ export class LiveBytes {
     this.#events.emit('change')
   }
 
-  /** Resolves on the next change (more bytes, complete, aborted), or when `signal` aborts. */
-  changed(signal?: AbortSignal): Promise<void> {
-    if (this.#state !== 'receiving' || signal?.aborted) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#events.off('change', done)
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      this.#events.on('change', done)
-      signal?.addEventListener('abort', done, { once: true })
-    })
+  /** Resolves on the next change (more bytes, complete, aborted), or at once if it is over. */
+  changed(): Promise<void> {
+    if (this.#state !== 'receiving') return Promise.resolve()
+    return new Promise((resolve) => this.#events.once('change', resolve))
+  }
+
+  /** Wakes every reader waiting for a change (one of them has been told to stop). */
+  wake(): void {
+    this.#events.emit('change')
   }
 }

@@ -28,18 +28,26 @@ export async function* readLive(
   options: ReadLiveOptions = {},
 ): AsyncGenerator<Buffer, void, undefined> {
   const chunkSize = options.chunkSize ?? 64 * 1024
+  const { signal } = options
   let position = options.start ?? 0
-  while (!options.signal?.aborted) {
-    if (position < live.size) {
-      const length = Math.min(chunkSize, live.size - position)
-      const bytes = live.recent(position, length) ?? (await stored.read(position, length))
-      if (bytes.length === 0) throw new Error('the stored bytes are shorter than announced')
-      position += bytes.length
-      yield bytes
-      continue
+  // Once per reader, not per wait: listeners on an AbortSignal are not cheap.
+  const stop = () => live.wake()
+  signal?.addEventListener('abort', stop, { once: true })
+  try {
+    while (!signal?.aborted) {
+      if (position < live.size) {
+        const length = Math.min(chunkSize, live.size - position)
+        const bytes = live.recent(position, length) ?? (await stored.read(position, length))
+        if (bytes.length === 0) throw new Error('the stored bytes are shorter than announced')
+        position += bytes.length
+        yield bytes
+        continue
+      }
+      if (live.state === 'complete') return
+      if (live.state === 'aborted') throw live.failure ?? new Error('aborted')
+      await live.changed()
     }
-    if (live.state === 'complete') return
-    if (live.state === 'aborted') throw live.failure ?? new Error('aborted')
-    await live.changed(options.signal)
+  } finally {
+    signal?.removeEventListener('abort', stop)
   }
 }

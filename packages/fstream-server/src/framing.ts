@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { CLOSE, type ControlMessage, encodeControl } from '@sluice/internal/fstream'
+import { CLOSE, type ControlMessage, encodeControl, PROTOCOL } from '@sluice/internal/fstream'
 import type { WebSocket } from 'ws'
 
 /** What a frame from an appender is: data to append, nothing, or a reason to close. */
@@ -7,7 +7,7 @@ export type AppendFrame = 'data' | 'ignore' | { readonly code: number; readonly 
 
 /** How a session speaks: fstream.v1, or httpfstream's legacy text framing. */
 export interface Framing {
-  readonly name: 'fstream.v1' | 'legacy'
+  readonly name: typeof PROTOCOL | 'legacy'
   /** Sends a control message where the framing has them. */
   control(ws: WebSocket, message: ControlMessage): void
   /** Judges a message from an appender. */
@@ -18,7 +18,7 @@ export interface Framing {
 
 /** fstream.v1: binary frames are data, text frames carry control messages. */
 export const V1: Framing = {
-  name: 'fstream.v1',
+  name: PROTOCOL,
   control: (ws, message) => ws.send(encodeControl(message)),
   appendFrame: (_data, isBinary) => (isBinary ? 'data' : 'ignore'),
   binaryData: true,

@@ -218,15 +218,16 @@ class Appender {
     if (closed !== this.#session) return
     this.#session = undefined
     const broken = closed.protocolError()
-    if (broken) return this.fail(broken)
+    const error =
+      broken ??
+      new FstreamConnectionError(
+        `${this.#url}: the append session ended (${code} ${reason}) before the data was acknowledged`,
+      )
     // The closing handshake of a finished append: everything was acknowledged before it.
-    if (this.#closing) return this.#wake()
-    const error = new FstreamConnectionError(
-      `${this.#url}: the append session ended (${code} ${reason}) before the data was acknowledged`,
-    )
-    if (this.#unacked === undefined || !RESUMABLE.has(code)) return this.fail(error)
+    if (this.#closing && !broken) this.#wake()
+    else if (broken || this.#unacked === undefined || !RESUMABLE.has(code)) this.fail(error)
     // It reports its own outcome (a new session, or the failure).
-    void this.#resume(error)
+    else void this.#resume(error)
   }
 
   async #resume(cause: Error): Promise<void> {

@@ -94,10 +94,14 @@ class AppendSession {
     if (this.#failure || this.#refusal || this.#ws.readyState !== this.#ws.OPEN) return
     const judged = this.#options.framing.appendFrame(data, isBinary)
     if (judged === 'ignore') return
-    if (judged !== 'data') return this.#refuse(judged.code, judged.reason)
+    if (judged !== 'data') {
+      this.#refuse(judged.code, judged.reason)
+      return
+    }
     const { maxSize } = this.#options
     if (this.#live.size + this.#pendingBytes + data.length > maxSize) {
-      return this.#refuse(CLOSE.tooBig, `the resource may not grow past ${maxSize} bytes`)
+      this.#refuse(CLOSE.tooBig, `the resource may not grow past ${maxSize} bytes`)
+      return
     }
     this.#pending.push(data)
     this.#pendingBytes += data.length

@@ -1,11 +1,16 @@
+import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   checkCommandLineConventions,
   listen,
   runCli,
   type ServerProcess,
+  scrapeMetrics,
   startServerProcess,
+  tempDir,
 } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -87,5 +92,52 @@ describe('the command line conventions', () => {
       portFlag: '--port',
       sizeFlag: '--max-body-size',
     })
+  })
+})
+
+describe('operations', () => {
+  /** One POST on a connection of its own: with --workers, connections go round the workers. */
+  function postAlone(url: string, body: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${url}/`, { method: 'POST', agent: false }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+
+  it("sums every worker's counters in /metrics with --workers, and writes an access log", async () => {
+    const dir = await tempDir('hash-ops-')
+    const log = join(dir.path, 'access.log')
+    const server = await startServerProcess(process.execPath, [
+      BIN,
+      '--port',
+      '0',
+      '--workers',
+      '2',
+      '--access-log',
+      log,
+    ])
+    for (let i = 0; i < 20; i++) expect(await postAlone(server.url, 'x')).toBe(200)
+    // Whichever worker answers the scrape, it shows the whole server.
+    for (let i = 0; i < 4; i++) {
+      const metrics = await scrapeMetrics(`${server.url}/metrics`)
+      expect(metrics.get('hash_server_requests_total{method="POST",status="200"}')).toBe(20)
+      expect(metrics.get('hash_server_hashed_bytes_total')).toBe(20)
+    }
+    const lines = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    const posts = lines.filter((entry) => entry.method === 'POST')
+    expect(posts).toHaveLength(20)
+    for (const entry of posts) {
+      expect(entry).toMatchObject({ path: '/', status: 200, bytesIn: 1, remote: '127.0.0.1' })
+      expect(entry.bytesOut).toBeGreaterThan(33)
+      expect(Date.parse(entry.time)).not.toBeNaN()
+      expect(typeof entry.durationMs).toBe('number')
+    }
   })
 })

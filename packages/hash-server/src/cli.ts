@@ -6,6 +6,7 @@ import {
   countOption,
   millisecondsOption,
   packageVersion,
+  pathOption,
   portOption,
   runCommand,
   serve,
@@ -13,6 +14,7 @@ import {
   urlOf,
 } from '@sluice/internal/cli'
 import { fsReason } from '@sluice/internal/fs'
+import { aggregateClusterMetrics } from '@sluice/internal/http'
 import { supportedAlgorithms } from './algorithms.js'
 import { createHashServer, type HashServerOptions } from './server.js'
 import { ContentStore } from './store.js'
@@ -33,6 +35,10 @@ Options:
   --max-parts N           most parts in one multipart body (default 1000)
   --headers-timeout MS    time allowed to send request headers (default 30000; then 408)
   --idle-timeout MS       close a connection idle this long (default 60000)
+  --access-log FILE       one JSON line per request to FILE (- for stdout; default: none)
+  --health-path PATH      path of the health check (default /health)
+  --metrics-path PATH     path of the Prometheus metrics (default /metrics; with --workers,
+                          the figures of all the workers added up)
   -h, --help              show this help
       --version           show the version
 
@@ -58,6 +64,7 @@ async function runServer(options: HashServerCommand, announce: boolean): Promise
 }
 
 function runPrimary(options: HashServerCommand): void {
+  aggregateClusterMetrics()
   let stopping = false
   let announced = false
   const fork = () => cluster.fork()
@@ -111,6 +118,9 @@ export function main(argv: readonly string[]): Promise<void> {
         // The first spelling of --headers-timeout, still accepted.
         'header-timeout': { type: 'string' },
         'idle-timeout': { type: 'string', default: '60000' },
+        'access-log': { type: 'string' },
+        'health-path': { type: 'string', default: '/health' },
+        'metrics-path': { type: 'string', default: '/metrics' },
       },
       async run({ values }) {
         const algorithms = values.algorithm.split(',').map((name) => name.trim().toLowerCase())
@@ -136,6 +146,9 @@ export function main(argv: readonly string[]): Promise<void> {
             multipart: { maxParts: countOption('--max-parts', values['max-parts'], 1) },
             headersTimeout: millisecondsOption('--headers-timeout', headersTimeout),
             idleTimeout: millisecondsOption('--idle-timeout', values['idle-timeout']),
+            healthPath: pathOption('--health-path', values['health-path']),
+            metricsPath: pathOption('--metrics-path', values['metrics-path']),
+            ...(values['access-log'] === undefined ? {} : { accessLog: values['access-log'] }),
           },
         }
         const { store } = command.server

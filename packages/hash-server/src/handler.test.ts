@@ -4,7 +4,13 @@ import { readdir, readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { cleanUpAfterTest, type PayloadFile, payloadFile, tempDir } from '@sluice/test-utils'
+import {
+  cleanUpAfterTest,
+  type PayloadFile,
+  payloadFile,
+  scrapeMetrics,
+  tempDir,
+} from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { multipartRequest, rawExchange, startHashServer } from '../test/helpers.js'
 
@@ -411,7 +417,7 @@ describe('limits and misbehaving clients', () => {
 
   it('survives a client that disconnects mid-upload, and counts it', async () => {
     const store = await tempDir('hash-store-')
-    const { port, url, server } = await start({ store: store.path })
+    const { port, url } = await start({ store: store.path })
     await new Promise<void>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
         socket.write(
@@ -424,10 +430,17 @@ describe('limits and misbehaving clients', () => {
       })
     })
     // Polled on the error count: on a loaded machine the request may not have started yet.
+    const metrics = () => scrapeMetrics(`${url}/metrics`)
     await expect
-      .poll(() => server.handler.metrics.errors.get('HASH_ERR_ABORTED'), { timeout: 5_000 })
+      .poll(
+        async () => (await metrics()).get('hash_server_errors_total{code="HASH_ERR_ABORTED"}'),
+        {
+          timeout: 5_000,
+        },
+      )
       .toBe(1)
-    await expect.poll(() => server.handler.metrics.inFlight).toBe(0)
+    // Only the scrape itself is still in flight.
+    await expect.poll(async () => (await metrics()).get('hash_server_requests_in_flight')).toBe(1)
     expect(await readdir(join(store.path, '.tmp'))).toEqual([])
     const res = await fetch(url, { method: 'POST', body: 'still here' })
     expect(await res.text()).toBe(`${hex('md5', 'still here')}\n`)
@@ -442,11 +455,15 @@ describe('limits and misbehaving clients', () => {
   })
 
   it('closes a connection that goes idle mid-body (idle timeout)', async () => {
-    const { port, server } = await start({ idleTimeout: 300 })
+    const { port, url } = await start({ idleTimeout: 300 })
     const started = Date.now()
     await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc', 5_000)
     expect(Date.now() - started).toBeLessThan(4_000)
-    await expect.poll(() => server.handler.metrics.inFlight).toBe(0)
+    await expect
+      .poll(async () =>
+        (await scrapeMetrics(`${url}/metrics`)).get('hash_server_requests_in_flight'),
+      )
+      .toBe(1)
   })
 })
 
@@ -532,11 +549,23 @@ describe('health and metrics', () => {
     expect(await (await fetch(`${url}/health`)).text()).toBe('ok\n')
     await fetch(url, { method: 'POST', body: 'hello' }).then((r) => r.text())
     await fetch(`${url}/?algorithm=x`, { method: 'POST', body: 'hello' }).then((r) => r.text())
-    const metrics = await (await fetch(`${url}/metrics`)).text()
-    expect(metrics).toContain('hash_server_requests_total{status="200"} 2')
-    expect(metrics).toContain('hash_server_requests_total{status="400"} 1')
-    expect(metrics).toContain('hash_server_bytes_hashed_total 5')
-    expect(metrics).toContain('hash_server_requests_in_flight 1')
-    expect(metrics).toContain('hash_server_errors_total{code="HASH_ERR_UNSUPPORTED_ALGORITHM"} 1')
+    const metrics = await scrapeMetrics(`${url}/metrics`)
+    expect(metrics.get('hash_server_requests_total{method="POST",status="200"}')).toBe(1)
+    expect(metrics.get('hash_server_requests_total{method="GET",status="200"}')).toBe(1)
+    expect(metrics.get('hash_server_requests_total{method="POST",status="400"}')).toBe(1)
+    expect(metrics.get('hash_server_hashed_bytes_total')).toBe(5)
+    // The refused request's body was never read.
+    expect(metrics.get('hash_server_received_bytes_total')).toBe(5)
+    expect(metrics.get('hash_server_requests_in_flight')).toBe(1)
+    expect(metrics.get('hash_server_errors_total{code="HASH_ERR_UNSUPPORTED_ALGORITHM"}')).toBe(1)
+  })
+
+  it('serves them on other paths when told, so that they leave the usual ones free', async () => {
+    const { url } = await start({ healthPath: '/_/health', metricsPath: '/_/metrics' })
+    expect(await (await fetch(`${url}/_/health`)).text()).toBe('ok\n')
+    expect((await scrapeMetrics(`${url}/_/metrics`)).has('hash_server_requests_in_flight')).toBe(
+      true,
+    )
+    expect((await fetch(`${url}/metrics`)).status).toBe(405)
   })
 })

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { METRICS_CONTENT_TYPE, observeRequest } from '@sluice/internal/http'
 import { supportedAlgorithms } from './algorithms.js'
 import { formatDigestField } from './digest-fields.js'
 import { ClientAbortedError, HashServerError } from './errors.js'
@@ -29,6 +30,10 @@ export interface HashHandlerOptions {
    * and hashing use two cores (default: one per core; 0 hashes on the request's thread).
    */
   readonly hashThreads?: number
+  /** Path of the health check, `200 ok` (default `/health`). */
+  readonly healthPath?: string
+  /** Path of the Prometheus metrics (default `/metrics`). */
+  readonly metricsPath?: string
   /** Called with unexpected errors (answered 500); default writes them to stderr. */
   readonly onError?: (error: unknown) => void
 }
@@ -90,6 +95,8 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   storeReady.catch(() => {})
   const metrics = new HashMetrics()
   const hashing = createBodyHashing(options, store, storeReady, metrics)
+  const healthPath = options.healthPath ?? '/health'
+  const metricsPath = options.metricsPath ?? '/metrics'
   const awaitingContinue = new WeakSet<IncomingMessage>()
   const onError =
     options.onError ??
@@ -102,9 +109,9 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
     const method = req.method ?? 'GET'
     if (method === 'POST' || method === 'PUT') return hashBody(exchange, hashing)
     if (method === 'GET' || method === 'HEAD') {
-      if (url.pathname === '/health') return exchange.send(200, 'ok\n')
-      if (url.pathname === '/metrics') {
-        return exchange.send(200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8')
+      if (url.pathname === healthPath) return exchange.send(200, 'ok\n')
+      if (url.pathname === metricsPath) {
+        return exchange.send(200, await metrics.renderAll(), METRICS_CONTENT_TYPE)
       }
       const match = STORE_PATH.exec(url.pathname)
       if (store && match) {
@@ -117,11 +124,7 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    metrics.inFlight++
-    res.once('close', () => {
-      metrics.inFlight--
-      if (res.writableFinished) metrics.countResponse(res.statusCode)
-    })
+    observeRequest(req, res, metrics.requests)
     const exchange = new Exchange(req, res)
     exchange.awaitingContinue = awaitingContinue.has(req)
     handle(exchange).catch((error: unknown) => {

@@ -121,7 +121,7 @@ async function hashWhole(exchange: Exchange, hashing: BodyHashing, request: Requ
       ...(pending ? { file: pending.file } : {}),
     })
     await pipeline(requestBody(exchange.req), sink)
-    hashing.metrics.bytesHashed += sink.size
+    hashing.metrics.countHashed(sink.size)
     const computed = sink.digests()
     verifyDigests(fields.expected, computed)
     const digests = hexDigests(algorithms, computed)
@@ -153,7 +153,7 @@ async function hashParts(
     limits: hashing.limits,
     store: hashing.store,
   })
-  hashing.metrics.bytesHashed += meter.size
+  hashing.metrics.countHashed(meter.size)
   try {
     verifyDigests(fields.expected, meter.digests())
     const parts = await commitParts(parsed, algorithms)

@@ -1,37 +1,42 @@
-/** Counters of one server process, rendered in the Prometheus text format. */
-export class HashMetrics {
-  /** Requests answered, by status code. */
-  readonly requests: Map<number, number> = new Map()
-  /** Errors (4xx/5xx answers and aborted requests), by error code. */
-  readonly errors: Map<string, number> = new Map()
-  bytesHashed = 0
-  inFlight = 0
+import {
+  clusterSnapshots,
+  httpMetrics,
+  Metrics,
+  type MetricsSnapshot,
+  type RequestObserver,
+  renderMetrics,
+} from '@sluice/internal/http'
 
-  countResponse(status: number): void {
-    this.requests.set(status, (this.requests.get(status) ?? 0) + 1)
-  }
+/**
+ * The counters of a hash server (`hash_server_…`): requests by method and status, requests in
+ * flight, bytes received and sent, bytes hashed, failures by error code. With `--workers`, a
+ * scrape sums every worker's.
+ */
+export class HashMetrics {
+  readonly #registry = new Metrics('hash_server')
+  /** Counts each request: give it every request the handler answers. */
+  readonly requests: RequestObserver = httpMetrics(this.#registry)
+  readonly #errors = this.#registry.counter('errors_total', 'Requests that failed, by error code.')
+  readonly #hashed = this.#registry.counter('hashed_bytes_total', 'Request body bytes hashed.')
+  readonly #whole: () => Promise<MetricsSnapshot> = clusterSnapshots(() =>
+    this.#registry.snapshot(),
+  )
 
   countError(code: string): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
+    this.#errors.inc({ code })
   }
 
+  countHashed(bytes: number): void {
+    this.#hashed.inc({}, bytes)
+  }
+
+  /** This process's figures, in the Prometheus text format. */
   render(): string {
-    const lines = [
-      '# HELP hash_server_requests_total Requests answered, by HTTP status.',
-      '# TYPE hash_server_requests_total counter',
-      ...[...this.requests].map(
-        ([status, n]) => `hash_server_requests_total{status="${status}"} ${n}`,
-      ),
-      '# HELP hash_server_bytes_hashed_total Request body bytes hashed.',
-      '# TYPE hash_server_bytes_hashed_total counter',
-      `hash_server_bytes_hashed_total ${this.bytesHashed}`,
-      '# HELP hash_server_requests_in_flight Requests being received or answered now.',
-      '# TYPE hash_server_requests_in_flight gauge',
-      `hash_server_requests_in_flight ${this.inFlight}`,
-      '# HELP hash_server_errors_total Requests that failed, by error code.',
-      '# TYPE hash_server_errors_total counter',
-      ...[...this.errors].map(([code, n]) => `hash_server_errors_total{code="${code}"} ${n}`),
-    ]
-    return `${lines.join('\n')}\n`
+    return this.#registry.render()
+  }
+
+  /** The whole server's figures (every worker's, added up), in the Prometheus text format. */
+  async renderAll(): Promise<string> {
+    return renderMetrics(await this.#whole())
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { hardenServer, type ServerTimeouts } from '@sluice/internal/http'
+import { accessLog, hardenServer, type ServerTimeouts } from '@sluice/internal/http'
 import { createHashHandler, type HashHandler, type HashHandlerOptions } from './handler.js'
 
 /** Options of {@link createHashServer}: the handler's, plus timeouts against slow clients. */
@@ -8,6 +8,11 @@ export interface HashServerOptions extends HashHandlerOptions, ServerTimeouts {
   readonly requestTimeout?: number
   /** A connection with no traffic for this long is closed, ms (default 60 000). */
   readonly idleTimeout?: number
+  /**
+   * Writes one JSON line per request (time, method, path, status, bytes in and out, duration,
+   * remote address) to this file, appended to, or to standard output with `-` (default: none).
+   */
+  readonly accessLog?: string
 }
 
 /** The hash server: a node:http server whose handler (with its metrics) is `server.handler`. */
@@ -27,13 +32,15 @@ export interface HashServer extends Server {
 export function createHashServer(options: HashServerOptions = {}): HashServer {
   const handler = createHashHandler(options)
   const server = createServer()
-  const track = hardenServer(server, options)
+  const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
+  const track = hardenServer(server, { ...options, ...(log ? { observe: log } : {}) })
   server.requestTimeout = options.requestTimeout ?? 0
   server.timeout = options.idleTimeout ?? 60_000
   const listener = track(handler)
   server.on('request', listener)
   server.on('close', () => {
     handler.close().catch(() => {})
+    log?.close()
   })
   server.on('checkContinue', (req, res) => {
     handler.expectsContinue(req)

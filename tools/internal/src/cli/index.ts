@@ -4,7 +4,9 @@ export {
   countOption,
   millisecondsOption,
   offsetOption,
+  pathOption,
   portOption,
+  secretOption,
 } from './options.js'
 export {
   type CommandLine,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { UsageError } from './errors.js'
 
 /**
@@ -19,6 +20,12 @@ export function portOption(flag: string, text: string | undefined): number {
   const port = whole(flag, text, 'a TCP port')
   if (port > 65535) throw new UsageError(`${flag}: "${text}" is not a TCP port`)
   return port
+}
+
+/** A URL path the server answers on itself (a health check): absolute, no query. */
+export function pathOption(flag: string, text: string): string {
+  if (!/^\/[^?#\s]*$/.test(text)) throw new UsageError(`${flag}: "${text}" is not a path like /health`)
+  return text
 }
 
 /** A whole number, at least `min` (default 0). */
@@ -63,4 +70,28 @@ export function offsetOption(flag: string, text: string): number {
     )
   }
   return value
+}
+
+/**
+ * A secret, from the first of: its flag's value (visible in `ps`: for tests and quick runs), the
+ * file named by its `--…-file` flag (one line; a final newline is dropped), the environment
+ * variable `env`. Undefined when none is given.
+ */
+export async function secretOption(
+  flag: string,
+  value: string | undefined,
+  file: string | undefined,
+  env: string,
+): Promise<string | undefined> {
+  let secret = value
+  if (secret === undefined && file !== undefined) {
+    try {
+      secret = (await readFile(file, 'utf8')).replace(/\r?\n$/, '')
+    } catch (error) {
+      throw new UsageError(`${flag}-file: cannot read ${file}: ${(error as Error).message}`)
+    }
+  }
+  secret ??= process.env[env]
+  if (secret === '') throw new UsageError(`${flag}: the secret is empty`)
+  return secret
 }

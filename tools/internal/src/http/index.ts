@@ -1,6 +1,27 @@
 export { type ByteRange, parseByteRange } from './byte-range.js'
 export { whenClientLeaves } from './client-gone.js'
-export { requestBody } from './request-body.js'
+export { aggregateClusterMetrics, clusterSnapshots } from './cluster-metrics.js'
+export {
+  type Counter,
+  type Gauge,
+  type Labels,
+  METRICS_CONTENT_TYPE,
+  Metrics,
+  type MetricsSnapshot,
+  mergeMetrics,
+  renderMetrics,
+} from './metrics.js'
+export {
+  type AccessLog,
+  accessLog,
+  type CompletedRequest,
+  httpMetrics,
+  measureExchange,
+  observeRequest,
+  observers,
+  type RequestObserver,
+} from './observe.js'
+export { bodyBytesReceived, requestBody } from './request-body.js'
 export {
   fileRepresentation,
   type Representation,

@@ -2,6 +2,14 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { PARSE_ERROR, parseErrorOf } from './server.js'
 
+/** Body bytes read through {@link requestBody}, by request. */
+const received = new WeakMap<IncomingMessage, number>()
+
+/** How many bytes of a request's body its handler has read (through {@link requestBody}). */
+export function bodyBytesReceived(req: IncomingMessage): number {
+  return received.get(req) ?? 0
+}
+
 function aborted(): Error {
   return Object.assign(new Error('the request was aborted before its body was complete'), {
     code: 'ECONNRESET',
@@ -21,6 +29,7 @@ function aborted(): Error {
  */
 export function requestBody(req: IncomingMessage): Readable {
   const onData = (chunk: Buffer): void => {
+    received.set(req, (received.get(req) ?? 0) + chunk.length)
     if (!body.push(chunk)) req.pause()
   }
   const onEnd = (): void => {

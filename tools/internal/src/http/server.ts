@@ -8,9 +8,12 @@ import {
 } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type { Duplex } from 'node:stream'
+import { observeRequest, type RequestObserver } from './observe.js'
 
 /** Timeouts every sluice HTTP server applies against slow or silent clients. */
 export interface ServerTimeouts {
+  /** Watches every request (metrics, access log); see `observers()`. */
+  readonly observe?: RequestObserver
   /**
    * Time allowed to receive a request's line and headers, ms (default 30 000). A client that is
    * slower gets `408` and its connection is closed. 0 turns it off (not advised).
@@ -117,8 +120,10 @@ export function hardenServer(
     setTimeout(() => socket.destroy(), 1_000).unref()
   })
 
+  const { observe } = options
   return <L extends RequestListener>(listener: L): L => {
     const tracked = (req: IncomingMessage, res: ServerResponse) => {
+      if (observe) observeRequest(req, res, observe)
       if (req.httpVersionMajor === 1) {
         const socket = req.socket
         answering.set(socket, res)

@@ -7,6 +7,7 @@ export { chromiumPath, launchChromium } from './browser.js'
 export { cleanUpAfterTest } from './cleanup.js'
 export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'
 export { type ListeningServer, listen } from './listen.js'
+export { scrapeMetrics } from './metrics.js'
 export {
   busboyParts,
   encodeMultipart,
@@ -19,7 +20,6 @@ export {
   type ParsedPart,
   seededRandom,
 } from './multipart-fuzz.js'
-export { scrapeMetrics } from './metrics.js'
 export { type PayloadFile, payloadFile, tempDir } from './payload.js'
 export { type PeakRssSampler, samplePeakRss } from './peak-rss.js'
 export { type ProcessResources, processResources, repeat } from './process-resources.js'

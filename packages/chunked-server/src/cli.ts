@@ -4,8 +4,10 @@ import {
   CannotStartError,
   millisecondsOption,
   packageVersion,
+  pathOption,
   portOption,
   runCommand,
+  secretOption,
   serve,
   UsageError,
 } from '@sluice/internal/cli'
@@ -38,6 +40,13 @@ Options (the one-letter flags of go-chunked-streaming-server work as aliases):
   -r, --memory              keep objects in memory only (nothing on disk, nothing kept
                             across restarts); uploads that do not fit get 507
       --memory-budget B     bytes of objects -r may hold (default 512M)
+      --token T             bearer token required to PUT, POST and DELETE (or
+                            --token-file FILE, or CHUNKED_WRITE_TOKEN in the environment)
+      --read-token T        bearer token required to GET and HEAD (or --read-token-file FILE,
+                            or CHUNKED_READ_TOKEN); reads are open without it
+      --access-log FILE     one JSON line per request to FILE (- for stdout; default: none)
+      --health-path PATH    path of the health check, 200 ok (default /health)
+      --metrics-path PATH   path of the Prometheus metrics (default /metrics)
   -h, --help                show this help
       --version             show the version
 
@@ -73,6 +82,13 @@ export function main(argv: readonly string[]): Promise<void> {
         'headers-timeout': { type: 'string', default: '30000' },
         memory: { type: 'boolean', short: 'r', default: false },
         'memory-budget': { type: 'string', default: '512M' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'read-token': { type: 'string' },
+        'read-token-file': { type: 'string' },
+        'access-log': { type: 'string' },
+        'health-path': { type: 'string', default: '/health' },
+        'metrics-path': { type: 'string', default: '/metrics' },
       },
       async run({ values }) {
         const port = portOption('--port', values.port)
@@ -89,8 +105,25 @@ export function main(argv: readonly string[]): Promise<void> {
             throw new UsageError(`--cors: ${values.cors}: ${(error as Error).message}`)
           }
         }
+        const writeToken = await secretOption(
+          '--token',
+          values.token,
+          values['token-file'],
+          'CHUNKED_WRITE_TOKEN',
+        )
+        const readToken = await secretOption(
+          '--read-token',
+          values['read-token'],
+          values['read-token-file'],
+          'CHUNKED_READ_TOKEN',
+        )
         const options: ChunkedServerOptions = {
           root: values.path,
+          healthPath: pathOption('--health-path', values['health-path']),
+          metricsPath: pathOption('--metrics-path', values['metrics-path']),
+          ...(writeToken === undefined ? {} : { writeToken }),
+          ...(readToken === undefined ? {} : { readToken }),
+          ...(values['access-log'] === undefined ? {} : { accessLog: values['access-log'] }),
           waitMs: millisecondsOption('--wait', values.wait),
           expire: values.expire,
           ingestIdleTimeout: millisecondsOption('--idle-timeout', values['idle-timeout']),

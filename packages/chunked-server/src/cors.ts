@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
-/** CORS policy: the seed's JSON file (`AllowedOrigins`, `AllowedMethods`, `AllowedHeaders`). */
+/** CORS policy: go-chunked-streaming-server's CORS JSON file (`AllowedOrigins`, `AllowedMethods`, `AllowedHeaders`). */
 export interface CorsOptions {
   /** Origins allowed to read; `*` allows any (the request's own origin is still echoed). */
   readonly allowedOrigins: readonly string[]
@@ -12,7 +12,7 @@ export interface CorsOptions {
 
 const EXPOSED = 'Content-Length, Content-Range, ETag, Waited-For-Data-Ms'
 
-/** Reads the seed's CORS JSON (`{"AllowedOrigins": [...], ...}`); throws naming what is wrong. */
+/** Reads a CORS JSON file as go-chunked-streaming-server writes it (`{"AllowedOrigins": [...], ...}`); throws naming what is wrong. */
 export function parseCorsFile(text: string): CorsOptions {
   const json = JSON.parse(text) as Record<string, unknown>
   const list = (name: string): string[] | undefined => {

@@ -48,6 +48,14 @@ export class SymbolicLinkError extends ChunkedServerError {
   }
 }
 
+/** The token the origin requires for this method is missing or wrong: `401`. */
+export class UnauthorizedError extends ChunkedServerError {
+  override name = 'UnauthorizedError'
+  constructor(action: 'read' | 'write') {
+    super(`a valid bearer token is needed to ${action}`, 'CHUNKED_ERR_UNAUTHORIZED', 401)
+  }
+}
+
 /** A method the origin does not serve: `405`. */
 export class MethodNotAllowedError extends ChunkedServerError {
   override name = 'MethodNotAllowedError'

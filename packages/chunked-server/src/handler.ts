@@ -1,23 +1,40 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import { rawPathOf } from '@sluice/internal/fs'
-import { hardenServer, type ServerTimeouts } from '@sluice/internal/http'
+import {
+  accessLog,
+  bearerChallenge,
+  carriesBearer,
+  hardenServer,
+  METRICS_CONTENT_TYPE,
+  observeRequest,
+  type ServerTimeouts,
+} from '@sluice/internal/http'
 import { answer, refuse } from './answer.js'
 import { applyCors, type CorsOptions } from './cors.js'
-import { InvalidKeyError, MethodNotAllowedError, ObjectNotFoundError } from './errors.js'
+import {
+  InvalidKeyError,
+  MethodNotAllowedError,
+  ObjectNotFoundError,
+  UnauthorizedError,
+} from './errors.js'
 import { ingestRoute } from './ingest-route.js'
+import { ChunkedMetrics } from './metrics.js'
 import { objectKey } from './object-key.js'
 import { Origin } from './origin.js'
 import { readRoute } from './read-route.js'
 
 const ALLOWED = 'GET, HEAD, PUT, POST, DELETE, OPTIONS'
+const REALM = 'chunked-server'
+/** Query parameter carrying a token, for clients that cannot set headers. */
+const TOKEN_QUERY = 'token'
 
 /** Options of {@link createChunkedHandler} and {@link createChunkedServer}. */
 export interface ChunkedServerOptions extends ServerTimeouts {
-  /** Directory of the objects (the seed's `-p`, default `./content` in the CLI). */
+  /** Directory of the objects (`-p`, default `./content` in the CLI). */
   readonly root: string
   /**
-   * Keep objects in memory only (the seed's `-r`), within this many bytes; an upload that does not
+   * Keep objects in memory only (`-r`), within this many bytes; an upload that does not
    * fit gets 507. Nothing is written under `root` and nothing survives a restart.
    */
   readonly memoryBudget?: number
@@ -27,7 +44,7 @@ export interface ChunkedServerOptions extends ServerTimeouts {
    * (N seconds, at most 60). Answers after a wait carry `Waited-For-Data-Ms`.
    */
   readonly waitMs?: number
-  /** CORS policy (the seed's `-o` file); without it, no CORS headers are sent. */
+  /** CORS policy (`-o` file); without it, no CORS headers are sent. */
   readonly cors?: CorsOptions
   /** Delete finished objects when the `max-age` of their upload's Cache-Control runs out (`-d`). */
   readonly expire?: boolean
@@ -36,15 +53,34 @@ export interface ChunkedServerOptions extends ServerTimeouts {
   /** An upload that sends nothing for this many ms is aborted (default 30 000; 0 = never). */
   readonly ingestIdleTimeout?: number
   /**
-   * PEM certificate and key (the seed's `-c`/`-k`): the server speaks HTTPS, HTTP/2 (what Apple's
+   * PEM certificate and key (`-c`/`-k`): the server speaks HTTPS, HTTP/2 (what Apple's
    * LL-HLS asks for) and HTTP/1.1 on the same port, chosen by ALPN.
    */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+  /**
+   * Bearer token required to PUT, POST and DELETE (`Authorization: Bearer T`, or `?token=T`);
+   * without it, writes are open. A request without it gets `401` with `WWW-Authenticate`.
+   */
+  readonly writeToken?: string
+  /** Bearer token required to GET and HEAD objects (default: reads are open). */
+  readonly readToken?: string
+  /** Path of the health check, `200 ok` (default `/health`); never an object key. */
+  readonly healthPath?: string
+  /** Path of the Prometheus metrics (default `/metrics`); never an object key. */
+  readonly metricsPath?: string
+  /**
+   * {@link createChunkedServer} only: one JSON line per request (time, method, path without its
+   * query, status, bytes in and out, duration, remote address) appended to this file, or written to
+   * standard output with `-` (default: none).
+   */
+  readonly accessLog?: string
 }
 
 /** A node:http request listener, with `ready` (the store is set up) and `close()`. */
 export interface ChunkedHandler {
   (req: IncomingMessage, res: ServerResponse): void
+  /** The origin's counters, as served at the metrics path. */
+  readonly metrics: ChunkedMetrics
   /** Resolves once the store's directories exist and leftovers of a crash are cleared. */
   readonly ready: Promise<void>
   /** Aborts every upload in progress (their readers end abnormally). */
@@ -55,16 +91,23 @@ export interface ChunkedHandler {
  * The live origin: PUT/POST ingests an object (chunked or sized) to the file that is its buffer;
  * a GET while it arrives gets everything so far and then each chunk as it lands; a finished
  * object is served as a static file (Content-Length, ETag, Range, conditional requests, HEAD)
- * with the upload's content headers; DELETE removes it (and stops an upload in progress). This
- * function only routes: the state lives in {@link Origin}, each method in its route module.
+ * with the upload's content headers; DELETE removes it (and stops an upload in progress);
+ * `GET /health` and `GET /metrics` (Prometheus text) report on the origin. This function only
+ * routes: the state lives in {@link Origin}, each method in its route module.
  */
 export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHandler {
   const origin = new Origin(options)
+  const metrics = new ChunkedMetrics(() => origin.uploadCount)
   const ingestOptions = {
     maxObjectSize: options.maxObjectSize ?? Number.POSITIVE_INFINITY,
     ingestIdleTimeout: options.ingestIdleTimeout ?? 30_000,
+    metrics,
   }
-  const readOptions = { waitMs: options.waitMs ?? 0 }
+  const readOptions = { waitMs: options.waitMs ?? 0, metrics }
+  const reports = new Map([
+    [options.healthPath ?? '/health', () => ['ok\n', 'text/plain; charset=utf-8']],
+    [options.metricsPath ?? '/metrics', () => [metrics.render(), METRICS_CONTENT_TYPE]],
+  ])
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await origin.ready
@@ -73,6 +116,23 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     if (method === 'OPTIONS') {
       res.writeHead(204, { Allow: ALLOWED }).end()
       return
+    }
+    const report = reports.get(rawPathOf(req.url))
+    if (report !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD')
+        return refuse(res, new MethodNotAllowedError(method))
+      }
+      const [body, type] = report()
+      res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' })
+      res.end(method === 'HEAD' ? undefined : body)
+      return
+    }
+    const reading = method === 'GET' || method === 'HEAD'
+    const token = reading ? options.readToken : options.writeToken
+    if (!carriesBearer(req, token, TOKEN_QUERY)) {
+      res.setHeader('WWW-Authenticate', bearerChallenge(REALM))
+      return refuse(res, new UnauthorizedError(reading ? 'read' : 'write'))
     }
     const key = objectKey(req.url)
     if (key === undefined) {
@@ -97,9 +157,10 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    observeRequest(req, res, metrics.requests)
     handle(req, res).catch((error: Error) => answer(res, 500, `internal error: ${error.message}`))
   }
-  return Object.assign(handler, { ready: origin.ready, close: () => origin.close() })
+  return Object.assign(handler, { metrics, ready: origin.ready, close: () => origin.close() })
 }
 
 /** The origin's server: node:http, or node:http2 (with HTTP/1.1 fallback) when `tls` is set. */
@@ -113,6 +174,8 @@ export type ChunkedServer = (Server | Http2SecureServer) & { readonly handler: C
  */
 export function createChunkedServer(options: ChunkedServerOptions): ChunkedServer {
   const handler = createChunkedHandler(options)
+  const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
+  const timeouts = { ...options, ...(log ? { observe: log } : {}) }
   let server: Server | Http2SecureServer
   if (options.tls) {
     // The compatibility API gives the handler request/response objects shaped like node:http's.
@@ -121,14 +184,17 @@ export function createChunkedServer(options: ChunkedServerOptions): ChunkedServe
       key: options.tls.key,
       allowHTTP1: true,
     })
-    const track = hardenServer(secure, options)
+    const track = hardenServer(secure, timeouts)
     secure.on('request', track(handler) as unknown as (...args: unknown[]) => void)
     server = secure
   } else {
     const plain = createServer()
-    plain.on('request', hardenServer(plain, options)(handler))
+    plain.on('request', hardenServer(plain, timeouts)(handler))
     server = plain
   }
-  server.on('close', () => handler.close())
+  server.on('close', () => {
+    handler.close()
+    log?.close()
+  })
   return Object.assign(server, { handler })
 }

@@ -119,6 +119,8 @@ describe('clients that half-close after their upload', () => {
     expect(run.code, run.stderr).toBe(0)
     const playlist = await fetch(`${url}/live/stream.m3u8`)
     expect(playlist.status).toBe(200)
+    // ffmpeg sends no Content-Type: the origin infers what players expect.
+    expect(playlist.headers.get('content-type')).toBe('application/vnd.apple.mpegurl')
     const text = await playlist.text()
     expect(text).toContain('#EXT-X-ENDLIST')
     const segments = text.split('\n').filter((line) => line.endsWith('.ts'))
@@ -128,6 +130,7 @@ describe('clients that half-close after their upload', () => {
       const head = await fetch(`${url}/live/${segment}`, { method: 'HEAD' })
       expect(head.status, segment).toBe(200)
       expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0)
+      expect(head.headers.get('content-type')).toBe('video/mp2t')
     }
     const decoded = await runCli(
       'ffmpeg',

@@ -9,6 +9,7 @@ export {
   ObjectTooLargeError,
   StorageError,
   SymbolicLinkError,
+  UnauthorizedError,
   UnsupportedTransferCodingError,
   UploadAbortedError,
 } from './errors.js'
@@ -19,4 +20,5 @@ export {
   createChunkedHandler,
   createChunkedServer,
 } from './handler.js'
+export type { ChunkedMetrics, GetState } from './metrics.js'
 export type { ObjectMeta } from './storage.js'

@@ -3,6 +3,7 @@ import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { requestBody, unsupportedTransferCoding } from '@sluice/internal/http'
 import { answer, refuse } from './answer.js'
+import { contentTypeOf } from './content-type.js'
 import {
   ChunkedServerError,
   ObjectTooLargeError,
@@ -10,6 +11,7 @@ import {
   UploadAbortedError,
   uploadFailure,
 } from './errors.js'
+import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, Upload } from './origin.js'
 
 /**
@@ -24,12 +26,15 @@ const REPLAYED = [
   'content-disposition',
 ] as const
 
-function contentHeaders(req: IncomingMessage): Record<string, string> {
+/** The upload's content headers; without a Content-Type, one inferred from the key's extension. */
+function contentHeaders(req: IncomingMessage, key: string): Record<string, string> {
   const headers: Record<string, string> = {}
   for (const name of REPLAYED) {
     const value = req.headers[name]
     if (typeof value === 'string') headers[name] = value
   }
+  const inferred = headers['content-type'] === undefined ? contentTypeOf(key) : undefined
+  if (inferred !== undefined) headers['content-type'] = inferred
   return headers
 }
 
@@ -59,6 +64,7 @@ function uploadSink(origin: Origin, upload: Upload): Writable {
 export interface IngestOptions {
   readonly maxObjectSize: number
   readonly ingestIdleTimeout: number
+  readonly metrics: ChunkedMetrics
 }
 
 /**
@@ -80,7 +86,7 @@ export async function ingestRoute(
   if (Number(req.headers['content-length'] ?? 0) > maxObjectSize) {
     return refuse(res, new ObjectTooLargeError(maxObjectSize), failed)
   }
-  const upload = await origin.begin(key, contentHeaders(req), (error) => req.destroy(error))
+  const upload = await origin.begin(key, contentHeaders(req, key), (error) => req.destroy(error))
   if (upload instanceof ChunkedServerError) return refuse(res, upload)
   if (ingestIdleTimeout > 0) {
     req.setTimeout(ingestIdleTimeout, () => req.destroy(new Error('upload idle')))
@@ -92,9 +98,11 @@ export async function ingestRoute(
     else await pipeline(body, sink)
     if (!req.complete) throw new UploadAbortedError('the upload was cut short')
     const meta = await origin.complete(upload)
+    options.metrics.countUpload('stored', meta.size)
     answer(res, 201, `stored ${key} (${meta.size} bytes)`)
   } catch (error) {
     const failure = uploadFailure(error, req.complete)
+    options.metrics.countUpload(failure.code, upload.bytes.size)
     await origin.fail(upload, failure)
     if (!res.headersSent && !res.destroyed) {
       // HTTP/2 has no Connection header: a stream is reset on its own.

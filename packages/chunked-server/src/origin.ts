@@ -57,6 +57,11 @@ export class Origin {
     this.ready.catch(() => {})
   }
 
+  /** How many objects are being uploaded now. */
+  get uploadCount(): number {
+    return this.#uploads.size
+  }
+
   /** The upload in progress of `key`. */
   uploading(key: string): Upload | undefined {
     return this.#uploads.get(key)

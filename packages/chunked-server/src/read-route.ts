@@ -3,6 +3,7 @@ import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
 import { readLive } from '@sluice/internal/live'
 import { refuse } from './answer.js'
 import { ChunkedServerError, ObjectNotFoundError } from './errors.js'
+import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, Upload } from './origin.js'
 
 const READ_SIZE = 64 * 1024
@@ -36,6 +37,7 @@ async function streamLive(
   upload: Upload,
   req: IncomingMessage,
   res: ServerResponse,
+  metrics: ChunkedMetrics,
 ): Promise<void> {
   res.writeHead(200, { ...upload.headers, 'Cache-Control': 'no-cache' })
   if (req.method === 'HEAD') {
@@ -46,6 +48,7 @@ async function streamLive(
   // (HTTP/2's compatibility response sends them in writeHead already.)
   if (typeof res.flushHeaders === 'function') res.flushHeaders()
   const reader = origin.openReader(upload)
+  metrics.liveReaders.inc()
   const gone = new AbortController()
   // A reader that leaves, or half-closes, is gone: nobody will read what comes next.
   const stopWatching = whenClientLeaves(req, res, () => gone.abort())
@@ -59,6 +62,7 @@ async function streamLive(
   } catch (error) {
     res.destroy(error as Error)
   } finally {
+    metrics.liveReaders.dec()
     stopWatching()
     await reader.close()
   }
@@ -67,6 +71,7 @@ async function streamLive(
 export interface ReadOptions {
   /** How long a GET for a key not uploaded yet waits for it (ms). */
   readonly waitMs: number
+  readonly metrics: ChunkedMetrics
 }
 
 /**
@@ -80,25 +85,33 @@ export async function readRoute(
   req: IncomingMessage,
   res: ServerResponse,
   key: string,
-  mayWait = true,
+  waited = false,
 ): Promise<void> {
+  const { metrics } = options
   const upload = origin.uploading(key)
-  if (upload) return streamLive(origin, upload, req, res)
+  if (upload) {
+    metrics.countGet(key, waited ? 'waited' : 'live')
+    return streamLive(origin, upload, req, res, metrics)
+  }
   const meta = await origin.finished(key)
   if (meta === undefined) {
-    const waitMs = mayWait ? (requestedWaitMs(req) ?? options.waitMs) : 0
+    const waitMs = waited ? 0 : (requestedWaitMs(req) ?? options.waitMs)
     if (waitMs > 0) {
       const started = Date.now()
       const gone = new AbortController()
       const stopWatching = whenClientLeaves(req, res, () => gone.abort())
+      metrics.waiting.inc()
       const outcome = await origin.waitFor(key, { timeoutMs: waitMs, signal: gone.signal })
+      metrics.waiting.dec()
       stopWatching()
       if (outcome === 'aborted') return
       res.setHeader('Waited-For-Data-Ms', String(Date.now() - started))
-      if (outcome === 'arrived') return readRoute(origin, options, req, res, key, false)
+      if (outcome === 'arrived') return readRoute(origin, options, req, res, key, true)
     }
+    metrics.countGet(key, waited ? 'waited' : 'missing')
     return refuse(res, new ObjectNotFoundError(key))
   }
+  metrics.countGet(key, waited ? 'waited' : 'finished')
   const object = await origin.open(key, meta)
   if (object instanceof ChunkedServerError) return refuse(res, object)
   await serveRepresentation(req, res, object)

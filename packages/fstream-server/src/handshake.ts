@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { rawPathOf, relativePathOf } from '@sluice/internal/fs'
 import { PROTOCOL, parseOffset, QUERY, VERB_HEADER, type Verb } from '@sluice/internal/fstream'
+import { bearerChallenge, carriesBearer } from '@sluice/internal/http'
 import {
   BadSessionRequestError,
   type FstreamServerError,
@@ -26,24 +27,20 @@ export interface SessionRequest {
 /** Answers a refused upgrade on the raw socket, with the reason phrase of its status, and ends it. */
 export function refuseUpgrade(socket: Duplex, error: FstreamServerError): void {
   const body = `${error.message}\n`
+  const challenge = error.status === 401 ? `WWW-Authenticate: ${bearerChallenge(REALM)}\r\n` : ''
   socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nConnection: close\r\n` +
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nConnection: close\r\n${challenge}` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   )
 }
+
+/** The realm named in `WWW-Authenticate` when a token is missing. */
+export const REALM = 'fstream-server'
 
 /** Tokens of a server: APPEND needs `append`, FOLLOW and GET need `follow` (when set). */
 export interface Tokens {
   readonly append?: string | undefined
   readonly follow?: string | undefined
-}
-
-/** Whether the request carries `token` (`Authorization: Bearer T` or `?token=T`), if one is set. */
-export function authorized(req: IncomingMessage, url: URL, token: string | undefined): boolean {
-  if (token === undefined) return true
-  return (
-    req.headers.authorization === `Bearer ${token}` || url.searchParams.get(QUERY.token) === token
-  )
 }
 
 /**
@@ -67,7 +64,7 @@ export function readSessionRequest(
   if (verb !== 'APPEND' && verb !== 'FOLLOW') {
     return new BadSessionRequestError(`unknown verb ${verbText}`)
   }
-  if (!authorized(req, url, verb === 'APPEND' ? tokens.append : tokens.follow)) {
+  if (!carriesBearer(req, verb === 'APPEND' ? tokens.append : tokens.follow, QUERY.token)) {
     return new UnauthorizedError(verb.toLowerCase())
   }
   const offset = parseOffset(url.searchParams.get(QUERY.offset))

@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { rawPathOf, relativePathOf } from '@sluice/internal/fs'
-import { PROTOCOL } from '@sluice/internal/fstream'
+import { PROTOCOL, QUERY } from '@sluice/internal/fstream'
 import {
+  bearerChallenge,
+  carriesBearer,
   closeSessionsOnClose,
   createHttpServer,
   type ServerTimeouts,
@@ -16,7 +18,7 @@ import {
   SymbolicLinkError,
   UnauthorizedError,
 } from './errors.js'
-import { authorized } from './handshake.js'
+import { REALM } from './handshake.js'
 import { Sessions } from './sessions.js'
 
 /** The WebSocket subprotocol of this server. */
@@ -56,6 +58,7 @@ function refuse(res: ServerResponse, error: FstreamServerError): void {
     res.destroy()
     return
   }
+  if (error.status === 401) res.setHeader('WWW-Authenticate', bearerChallenge(REALM))
   res.writeHead(error.status, { 'Content-Type': 'text/plain; charset=utf-8' })
   res.end(`${error.message}\n`)
 }
@@ -70,8 +73,8 @@ async function readResource(
     res.setHeader('Allow', 'GET, HEAD')
     return refuse(res, new MethodNotAllowedError(req.method ?? ''))
   }
-  const url = new URL(req.url ?? '/', 'http://localhost')
-  if (!authorized(req, url, options.followToken)) return refuse(res, new UnauthorizedError('read'))
+  if (!carriesBearer(req, options.followToken, QUERY.token))
+    return refuse(res, new UnauthorizedError('read'))
   const relative = relativePathOf(rawPathOf(req.url))
   if (relative === undefined) return refuse(res, new ResourceNotFoundError())
   const unservable = await serveFile(req, res, options.root, relative)

@@ -18,7 +18,7 @@ interface Queued {
 const END = Symbol('end')
 
 /**
- * The seed's incremental API (go-http-streaming's New, Send, SendUnclose, Close): one request,
+ * An incremental upload, shaped like the Go multipart clients' New, Send, SendUnclose and Close: one request,
  * one connection, one multipart body that grows part by part. The request starts with the first
  * part and is chunked (sizes are not known in advance). Nothing is sent twice and nothing is
  * retried; use {@link upload} for retries and Content-Length.
@@ -67,7 +67,7 @@ export class MultipartClient {
     })
   }
 
-  /** Adds one part and finishes the body; resolves with the response (the seed's `Send`). */
+  /** Adds one part and finishes the body; resolves with the response (the Go clients' `Send`). */
   async send(source: FileSource, part: PartOptions = {}): Promise<UploadResponse> {
     const sent = this.sendUnclose(source, part)
     const response = this.close()

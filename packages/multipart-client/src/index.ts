@@ -8,14 +8,12 @@ export {
   UploadAbortedError,
   UploadTimeoutError,
 } from './errors.js'
-export {
-  contentTypeFor,
-  escapeName,
-  type FieldPart,
-  type FilePart,
-  type FileSource,
-  type Part,
-  type PartOptions,
+export type {
+  FieldPart,
+  FilePart,
+  FileSource,
+  Part,
+  PartOptions,
 } from './parts.js'
 export type { RequestOptions, UploadResponse } from './request.js'
 export { type RetryOptions, type UploadOptions, type UploadProgress, upload } from './upload.js'

@@ -15,14 +15,19 @@ export interface ServerProcess {
 
 /**
  * Starts a server CLI and resolves once it prints `listening on URL` (the convention of every
- * sluice server CLI); rejects if it exits first. stderr is passed through for diagnostics. Inside
+ * sluice server CLI); rejects if it exits first. `env` is added to this process's environment.
+ * stderr is passed through for diagnostics. Inside
  * a test, it is stopped when the test finishes.
  */
 export async function startServerProcess(
   command: string,
   args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ServerProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  })
   let output = ''
   child.stdout.setEncoding('utf8')
   const url = await new Promise<string>((resolve, reject) => {

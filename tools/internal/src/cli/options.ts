@@ -24,7 +24,8 @@ export function portOption(flag: string, text: string | undefined): number {
 
 /** A URL path the server answers on itself (a health check): absolute, no query. */
 export function pathOption(flag: string, text: string): string {
-  if (!/^\/[^?#\s]*$/.test(text)) throw new UsageError(`${flag}: "${text}" is not a path like /health`)
+  if (!/^\/[^?#\s]*$/.test(text))
+    throw new UsageError(`${flag}: "${text}" is not a path like /health`)
   return text
 }
 

@@ -1,3 +1,4 @@
+export { bearerChallenge, carriesBearer } from './bearer.js'
 export { type ByteRange, parseByteRange } from './byte-range.js'
 export { whenClientLeaves } from './client-gone.js'
 export { aggregateClusterMetrics, clusterSnapshots } from './cluster-metrics.js'

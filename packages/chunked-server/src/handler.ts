@@ -6,8 +6,9 @@ import {
   bearerChallenge,
   carriesBearer,
   hardenServer,
-  METRICS_CONTENT_TYPE,
   observeRequest,
+  type ReportPaths,
+  reportRoute,
   type ServerTimeouts,
 } from '@sluice/internal/http'
 import { answer, refuse } from './answer.js'
@@ -30,7 +31,7 @@ const REALM = 'chunked-server'
 const TOKEN_QUERY = 'token'
 
 /** Options of {@link createChunkedHandler} and {@link createChunkedServer}. */
-export interface ChunkedServerOptions extends ServerTimeouts {
+export interface ChunkedServerOptions extends ServerTimeouts, ReportPaths {
   /** Directory of the objects (`-p`, default `./content` in the CLI). */
   readonly root: string
   /**
@@ -64,10 +65,6 @@ export interface ChunkedServerOptions extends ServerTimeouts {
   readonly writeToken?: string
   /** Bearer token required to GET and HEAD objects (default: reads are open). */
   readonly readToken?: string
-  /** Path of the health check, `200 ok` (default `/health`); never an object key. */
-  readonly healthPath?: string
-  /** Path of the Prometheus metrics (default `/metrics`); never an object key. */
-  readonly metricsPath?: string
   /**
    * {@link createChunkedServer} only: one JSON line per request (time, method, path without its
    * query, status, bytes in and out, duration, remote address) appended to this file, or written to
@@ -104,10 +101,7 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     metrics,
   }
   const readOptions = { waitMs: options.waitMs ?? 0, metrics }
-  const reports = new Map([
-    [options.healthPath ?? '/health', () => ['ok\n', 'text/plain; charset=utf-8']],
-    [options.metricsPath ?? '/metrics', () => [metrics.render(), METRICS_CONTENT_TYPE]],
-  ])
+  const reports = reportRoute(options, () => metrics.render())
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await origin.ready
@@ -117,17 +111,7 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
       res.writeHead(204, { Allow: ALLOWED }).end()
       return
     }
-    const report = reports.get(rawPathOf(req.url))
-    if (report !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD')
-        return refuse(res, new MethodNotAllowedError(method))
-      }
-      const [body, type] = report()
-      res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' })
-      res.end(method === 'HEAD' ? undefined : body)
-      return
-    }
+    if (reports(req, res)) return
     const reading = method === 'GET' || method === 'HEAD'
     const token = reading ? options.readToken : options.writeToken
     if (!carriesBearer(req, token, TOKEN_QUERY)) {

@@ -1,8 +1,15 @@
 import { countOption, packageVersion, runCommand } from '@sluice/internal/cli'
 import { append } from './append.js'
-import { EXIT_CODES, EXIT_CODES_HELP, resourceUrl } from './cli-common.js'
+import {
+  EXIT_CODES,
+  EXIT_CODES_HELP,
+  resourceUrl,
+  TOKEN_HELP,
+  TOKEN_OPTIONS,
+  tokenOption,
+} from './cli-common.js'
 
-const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T] [--zero-mask] URL
+const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T | --token-file FILE] [--zero-mask] URL
 
 Appends standard input to a resource of an fstream server, streaming, and exits once the server
 has acknowledged every byte as durable.
@@ -10,7 +17,7 @@ has acknowledged every byte as durable.
   --offset N   append only if the resource is exactly N bytes long (resume after a failure)
   --reconnect  resume after a broken connection or a server restart (10 attempts), with no loss
                and no duplicate: bytes not yet acknowledged are kept (up to 16 MiB) and resent
-  --token T    bearer token for a server that requires one
+${TOKEN_HELP}
   --zero-mask  mask frames with an all-zero key: less CPU, for networks you trust (see README)
   -v           print the resource's size on stderr when done
   -h, --help   show this help
@@ -29,17 +36,18 @@ export function main(argv: readonly string[]): Promise<void> {
       options: {
         offset: { type: 'string' },
         reconnect: { type: 'boolean', default: false },
-        token: { type: 'string' },
+        ...TOKEN_OPTIONS,
         'zero-mask': { type: 'boolean', default: false },
         v: { type: 'boolean', short: 'v', default: false },
       },
       async run({ values, positionals }) {
         const url = resourceUrl(positionals[0] ?? '')
+        const token = await tokenOption(values)
         const size = await append(url, process.stdin, {
           ...(values.offset === undefined
             ? {}
             : { offset: countOption('--offset', values.offset) }),
-          ...(values.token === undefined ? {} : { token: values.token }),
+          ...(token === undefined ? {} : { token }),
           zeroMask: values['zero-mask'],
           reconnect: values.reconnect,
         })

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { getEventListeners } from 'node:events'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
@@ -188,6 +190,40 @@ describe('fstream-append and fstream-follow CLIs', () => {
     const all = await runCli(process.execPath, [FOLLOW_BIN, `${url}/cli/log`])
     expect(sha256(all.stdout)).toBe(sha256(Buffer.concat([data, more])))
   }, 30_000)
+})
+
+describe('CLI tokens', () => {
+  it('come from --token-file or FSTREAM_TOKEN, never only from the command line', async () => {
+    const dir = await tempDir('fstream-client-token-')
+    const server = await listen(
+      createFstreamServer({ root: dir.path, appendToken: 'append-secret', followToken: 'read-it' }),
+    )
+    const tokenFile = join(dir.path, '.token')
+    await writeFile(tokenFile, 'append-secret\n')
+    const refused = await runCli(process.execPath, [APPEND_BIN, `${server.url}/t.log`], {
+      input: 'x',
+    })
+    expect(refused.code).toBe(4)
+    const appended = await runCli(
+      process.execPath,
+      [APPEND_BIN, '--token-file', tokenFile, `${server.url}/t.log`],
+      { input: 'line\n' },
+    )
+    expect(appended.code, appended.stderr).toBe(0)
+    const followed = await runCli(process.execPath, [FOLLOW_BIN, `${server.url}/t.log`], {
+      env: { FSTREAM_TOKEN: 'read-it' },
+    })
+    expect(followed.code, followed.stderr).toBe(0)
+    expect(followed.stdout.toString()).toBe('line\n')
+    const missing = await runCli(process.execPath, [
+      FOLLOW_BIN,
+      '--token-file',
+      join(dir.path, 'absent'),
+      `${server.url}/t.log`,
+    ])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('--token-file: cannot read')
+  })
 })
 
 describe('the command line conventions', () => {

@@ -1,9 +1,16 @@
 import { pipeline } from 'node:stream/promises'
 import { offsetOption, packageVersion, runCommand } from '@sluice/internal/cli'
-import { EXIT_CODES, EXIT_CODES_HELP, resourceUrl } from './cli-common.js'
+import {
+  EXIT_CODES,
+  EXIT_CODES_HELP,
+  resourceUrl,
+  TOKEN_HELP,
+  TOKEN_OPTIONS,
+  tokenOption,
+} from './cli-common.js'
 import { follow } from './follow.js'
 
-const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T] URL
+const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T | --token-file FILE] URL
 
 Writes a resource of an fstream server to stdout from byte N (negative: from the end), then
 every byte appended to it live, until the server says the resource is complete (nobody appends).
@@ -11,7 +18,7 @@ every byte appended to it live, until the server says the resource is complete (
   --offset N   start at byte N (default 0; -100 = the last 100 bytes)
   --wait       wait for a resource that was never written instead of exiting 3
   --reconnect  resume after a broken connection (10 attempts), with no gap and no duplicate
-  --token T    bearer token for a server that requires one
+${TOKEN_HELP}
   -v           say on stderr when the resource is complete
   -h, --help   show this help
   --version    show the version
@@ -30,17 +37,18 @@ export function main(argv: readonly string[]): Promise<void> {
         offset: { type: 'string', default: '0' },
         wait: { type: 'boolean', default: false },
         reconnect: { type: 'boolean', default: false },
-        token: { type: 'string' },
+        ...TOKEN_OPTIONS,
         v: { type: 'boolean', short: 'v', default: false },
       },
       async run({ values, positionals }) {
         const url = resourceUrl(positionals[0] ?? '')
+        const token = await tokenOption(values)
         await pipeline(
           follow(url, {
             offset: offsetOption('--offset', values.offset),
             wait: values.wait,
             reconnect: values.reconnect,
-            ...(values.token === undefined ? {} : { token: values.token }),
+            ...(token === undefined ? {} : { token }),
           }),
           process.stdout,
         )

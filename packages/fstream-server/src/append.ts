@@ -14,6 +14,8 @@ export interface AppendOptions {
   readonly framing: Framing
   /** Reports a protocol violation or storage failure of this session, once. */
   readonly log: (message: string) => void
+  /** Told of each batch of bytes written to the resource. */
+  readonly stored?: (bytes: number) => void
 }
 
 /** A reason for a close frame, within the 123 bytes a close frame allows. */
@@ -139,6 +141,7 @@ class AppendSession {
       this.#pendingBytes = 0
       await writeAll(this.#file, batch)
       this.#live.push(batch)
+      this.#options.stored?.(batch.reduce((sum, chunk) => sum + chunk.length, 0))
       // Runs beside the next writes; its failure is handled where it happens.
       void this.#sync()
       if (this.#ws.isPaused && this.#pendingBytes < PAUSE_AT) this.#ws.resume()

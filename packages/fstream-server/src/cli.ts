@@ -3,8 +3,10 @@ import {
   byteSizeOption,
   millisecondsOption,
   packageVersion,
+  pathOption,
   portOption,
   runCommand,
+  secretOption,
   serve,
   UsageError,
 } from '@sluice/internal/cli'
@@ -22,8 +24,13 @@ Options:
   --root DIR             directory of the resources (required)
   --host HOST            address to listen on (default 127.0.0.1)
   --port N               port (default 8080; 0 picks a free one)
-  --token T              bearer token required to append (header or ?token=)
-  --follow-token T       bearer token required to follow and GET
+  --token T              bearer token required to append (header or ?token=); or
+                         --token-file FILE, or FSTREAM_APPEND_TOKEN in the environment
+  --follow-token T       bearer token required to follow and GET; or
+                         --follow-token-file FILE, or FSTREAM_FOLLOW_TOKEN
+  --access-log FILE      one JSON line per request and session to FILE (- for stdout)
+  --health-path PATH     path of the health check, 200 ok (default /health)
+  --metrics-path PATH    path of the Prometheus metrics (default /metrics)
   --max-size BYTES       largest resource (default: no limit; 512k, 1G, 1TiB…)
   --headers-timeout MS   time allowed to send request headers (default 30000; then 408)
   -h, --help             show this help
@@ -44,7 +51,12 @@ export function main(argv: readonly string[]): Promise<void> {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '8080' },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
         'follow-token': { type: 'string' },
+        'follow-token-file': { type: 'string' },
+        'access-log': { type: 'string' },
+        'health-path': { type: 'string', default: '/health' },
+        'metrics-path': { type: 'string', default: '/metrics' },
         'max-size': { type: 'string' },
         'headers-timeout': { type: 'string', default: '30000' },
       },
@@ -52,11 +64,26 @@ export function main(argv: readonly string[]): Promise<void> {
         if (values.root === undefined) throw new UsageError('--root DIR is required')
         const port = portOption('--port', values.port)
         const maxSize = values['max-size']
+        const appendToken = await secretOption(
+          '--token',
+          values.token,
+          values['token-file'],
+          'FSTREAM_APPEND_TOKEN',
+        )
+        const followToken = await secretOption(
+          '--follow-token',
+          values['follow-token'],
+          values['follow-token-file'],
+          'FSTREAM_FOLLOW_TOKEN',
+        )
         const server = createFstreamServer({
           root: values.root,
           headersTimeout: millisecondsOption('--headers-timeout', values['headers-timeout']),
-          ...(values.token === undefined ? {} : { appendToken: values.token }),
-          ...(values['follow-token'] === undefined ? {} : { followToken: values['follow-token'] }),
+          healthPath: pathOption('--health-path', values['health-path']),
+          metricsPath: pathOption('--metrics-path', values['metrics-path']),
+          ...(appendToken === undefined ? {} : { appendToken }),
+          ...(followToken === undefined ? {} : { followToken }),
+          ...(values['access-log'] === undefined ? {} : { accessLog: values['access-log'] }),
           ...(maxSize === undefined
             ? {}
             : { maxResourceSize: byteSizeOption('--max-size', maxSize) }),

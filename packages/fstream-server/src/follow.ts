@@ -28,14 +28,28 @@ function fileBytes(file: FileHandle): StoredBytes {
  * httpfstream's framing: the current content as one text message (sent in fragments, so memory
  * stays flat), then an empty message; returns where the content ended.
  */
-async function sendCurrentContent(ws: WebSocket, size: number, stored: StoredBytes) {
+async function sendCurrentContent(
+  ws: WebSocket,
+  size: number,
+  stored: StoredBytes,
+  options: FollowOptions,
+) {
   let position = 0
   for await (const bytes of readLive(LiveBytes.finished(size), stored, { chunkSize: READ_SIZE })) {
     position += bytes.length
+    options.sent?.(bytes.length)
     await send(ws, bytes, false, position >= size)
   }
   await send(ws, Buffer.alloc(0), false)
   return size
+}
+
+export interface FollowOptions {
+  readonly framing: Framing
+  /** Reports a failure of this session, once. */
+  readonly log: (message: string) => void
+  /** Told of each piece of the resource handed to the follower's socket. */
+  readonly sent?: (bytes: number) => void
 }
 
 /**
@@ -55,9 +69,9 @@ export async function runFollow(
   file: FileHandle,
   offset: number,
   appending: () => LiveBytes | undefined,
-  framing: Framing,
-  log: (message: string) => void,
+  options: FollowOptions,
 ): Promise<void> {
+  const { framing, log } = options
   const stopped = new AbortController()
   ws.once('close', () => stopped.abort())
   const stored = fileBytes(file)
@@ -65,7 +79,7 @@ export async function runFollow(
     let source = appending() ?? LiveBytes.finished((await file.stat()).size)
     let position = offset < 0 ? Math.max(0, source.size + offset) : offset
     if (framing.binaryData) framing.control(ws, { type: 'ready', offset: position })
-    else position = await sendCurrentContent(ws, source.size, stored)
+    else position = await sendCurrentContent(ws, source.size, stored, options)
     // Sends not yet handed to the socket, oldest first: reading goes ahead while they drain.
     const unsent: Promise<void>[] = []
     for (;;) {
@@ -76,6 +90,7 @@ export async function runFollow(
       })
       for await (const bytes of chunks) {
         position += bytes.length
+        options.sent?.(bytes.length)
         const sent = send(ws, bytes, framing.binaryData)
         sent.catch(() => {})
         unsent.push(sent)

@@ -43,6 +43,17 @@ export interface Tokens {
   readonly follow?: string | undefined
 }
 
+function verbText(req: IncomingMessage): string {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get(QUERY.verb)
+  return String(req.headers[VERB_HEADER] ?? query ?? 'FOLLOW')
+}
+
+/** The verb a session request asks for (FOLLOW when it names none); undefined when unknown. */
+export function verbOf(req: IncomingMessage): Verb | undefined {
+  const verb = verbText(req).toUpperCase()
+  return verb === 'APPEND' || verb === 'FOLLOW' ? verb : undefined
+}
+
 /**
  * Reads a WebSocket upgrade request: subprotocol (fstream.v1, or none for httpfstream's legacy
  * framing), resource path, verb, offset, wait, token.
@@ -59,10 +70,9 @@ export function readSessionRequest(
   }
   const relative = relativePathOf(rawPathOf(req.url))
   if (relative === undefined) return new ResourceNotFoundError()
-  const verbText = String(req.headers[VERB_HEADER] ?? url.searchParams.get(QUERY.verb) ?? 'FOLLOW')
-  const verb = verbText.toUpperCase()
-  if (verb !== 'APPEND' && verb !== 'FOLLOW') {
-    return new BadSessionRequestError(`unknown verb ${verbText}`)
+  const verb = verbOf(req)
+  if (verb === undefined) {
+    return new BadSessionRequestError(`unknown verb ${verbText(req)}`)
   }
   if (!carriesBearer(req, verb === 'APPEND' ? tokens.append : tokens.follow, QUERY.token)) {
     return new UnauthorizedError(verb.toLowerCase())

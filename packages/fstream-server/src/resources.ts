@@ -12,6 +12,11 @@ export class Registry {
   readonly #live = new Map<string, LiveBytes>()
   readonly #arrivals = new Arrivals()
 
+  /** How many resources have an appender now. */
+  get appendingCount(): number {
+    return this.#live.size
+  }
+
   /** The resource's live bytes while an appender is active. */
   get(path: string): LiveBytes | undefined {
     return this.#live.get(path)

@@ -12,6 +12,20 @@ export type CloseReply = (peerCode: number | undefined) => Promise<[code: number
  */
 export class SessionSocket extends WebSocket {
   #reply: CloseReply | undefined
+  #sentCode: number | undefined
+
+  /**
+   * The code of the close frame this side sent (1005 when it had none), or 1006 when the session
+   * ended without one (dropped, terminated): what the server told the peer, for its metrics.
+   */
+  get sentCloseCode(): number {
+    return this.#sentCode ?? 1006
+  }
+
+  #closeWith(code: number | undefined, reason: string | Buffer | undefined): void {
+    if (this.readyState === WebSocket.OPEN) this.#sentCode = code ?? 1005
+    super.close(code, reason)
+  }
 
   /** From now on, the answer to a close frame from the peer is decided by `reply`. */
   holdCloseReply(reply: CloseReply): void {
@@ -21,19 +35,19 @@ export class SessionSocket extends WebSocket {
   /** Closes now with this code, whatever is held. */
   closeNow(code: number, reason: string): void {
     this.#reply = undefined
-    super.close(code, reason)
+    this.#closeWith(code, reason)
   }
 
   override close(code?: number, data?: string | Buffer): void {
     const reply = this.#reply
     if (reply === undefined || this.readyState !== WebSocket.OPEN) {
-      super.close(code, data)
+      this.#closeWith(code, data)
       return
     }
     this.#reply = undefined
     reply(code).then(
-      ([answer, reason]) => super.close(answer, reason),
-      () => super.close(1011, 'internal error'),
+      ([answer, reason]) => this.#closeWith(answer, reason),
+      () => this.#closeWith(1011, 'internal error'),
     )
   }
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { openBeneath } from '@sluice/internal/fs'
 import { CLOSE, PROTOCOL } from '@sluice/internal/fstream'
+import { type CompletedRequest, measureExchange, type RequestObserver } from '@sluice/internal/http'
 import { WebSocketServer } from 'ws'
 import { runAppend } from './append.js'
 import {
@@ -16,7 +17,14 @@ import {
   SymbolicLinkError,
 } from './errors.js'
 import { runFollow } from './follow.js'
-import { readSessionRequest, refuseUpgrade, type SessionRequest, type Tokens } from './handshake.js'
+import {
+  readSessionRequest,
+  refuseUpgrade,
+  type SessionRequest,
+  type Tokens,
+  verbOf,
+} from './handshake.js'
+import type { FstreamMetrics } from './metrics.js'
 import { Registry } from './resources.js'
 import { SessionSocket } from './session-socket.js'
 
@@ -28,6 +36,18 @@ export interface SessionOptions {
   readonly maxResourceSize: number
   readonly heartbeatMs: number
   readonly log: (message: string) => void
+  readonly metrics: FstreamMetrics
+  /** Told of every session request (the metrics' counters, an access log) when it starts and ends. */
+  readonly observe: RequestObserver
+}
+
+/** One session request as it is answered: reports it once to the observers. */
+interface Exchange {
+  readonly req: IncomingMessage
+  readonly socket: Duplex
+  readonly head: Buffer
+  /** Reports the exchange as answered with `status` (101: the session ended); only the first call counts. */
+  readonly end: (status: number) => void
 }
 
 /** Opens a resource for reading, without following a link; an error when it is not a file. */
@@ -51,8 +71,11 @@ export async function openResource(
   return file
 }
 
-/** httpfstream's answer to a follower when nobody appends: the content in a plain HTTP 200. */
-async function sendContent(socket: Duplex, file: FileHandle): Promise<void> {
+/**
+ * httpfstream's answer to a follower when nobody appends: the content in a plain HTTP 200.
+ * Resolves with the content's length.
+ */
+async function sendContent(socket: Duplex, file: FileHandle): Promise<number> {
   const { size } = await file.stat()
   socket.write(
     `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
@@ -61,9 +84,10 @@ async function sendContent(socket: Duplex, file: FileHandle): Promise<void> {
   if (size === 0) {
     await file.close()
     socket.end()
-    return
+    return 0
   }
   await pipeline(file.createReadStream({ start: 0, end: size - 1, autoClose: true }), socket)
+  return size
 }
 
 /** Opens a resource to append to, creating it (and its directories) only when that is asked. */
@@ -121,10 +145,25 @@ export class Sessions {
   /** The `'upgrade'` listener. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => {})
-    this.#session(req, socket, head).catch((error: Error) => {
+    const { observe } = this.#options
+    observe.started?.(req)
+    const measure = measureExchange(req, socket)
+    let ended: CompletedRequest | undefined
+    const end = (status: number) => {
+      if (ended) return
+      ended = measure(status)
+      observe.finished(ended)
+    }
+    this.#session({ req, socket, head, end }).catch((error: Error) => {
       this.#options.log(`session failed: ${error.message}`)
       socket.destroy()
+      end(0)
     })
+  }
+
+  /** How many resources have an appender now. */
+  get appendingCount(): number {
+    return this.#registry.appendingCount
   }
 
   /** Closes every session with 1001 (appenders' acknowledged data is on disk). */
@@ -136,34 +175,48 @@ export class Sessions {
     }
   }
 
-  async #session(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const session = readSessionRequest(req, this.#options.tokens)
+  async #session(exchange: Exchange): Promise<void> {
+    const session = readSessionRequest(exchange.req, this.#options.tokens)
     const refusal =
       'status' in session
         ? session
         : session.verb === 'APPEND'
-          ? await this.#append(session, req, socket, head)
-          : await this.#follow(session, req, socket, head)
-    if (refusal) refuseUpgrade(socket, refusal)
+          ? await this.#append(session, exchange)
+          : await this.#follow(session, exchange)
+    if (refusal) {
+      refuseUpgrade(exchange.socket, refusal)
+      this.#options.metrics.countRefusal(verbOf(exchange.req) ?? 'unknown', refusal.status)
+      exchange.end(refusal.status)
+    }
   }
 
-  /** Completes the upgrade; the session's 'error' listener is attached at once, logging once. */
-  #upgrade(session: SessionRequest, req: IncomingMessage, socket: Duplex, head: Buffer) {
+  /**
+   * Completes the upgrade; the session's 'error' listener is attached at once, logging once, and
+   * its end is counted with the close code the server sent.
+   */
+  #upgrade(session: SessionRequest, exchange: Exchange): Promise<SessionSocket> {
+    const { req, socket, head } = exchange
     const server = session.framing.binaryData ? this.#v1 : this.#legacy
     const label = `${session.verb} /${session.relative}`
+    const { metrics, log } = this.#options
     return new Promise<SessionSocket>((resolve) =>
       server.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', (error: Error) => this.#options.log(`${label} closed: ${error.message}`))
-        resolve(ws as SessionSocket)
+        const sessionSocket = ws as SessionSocket
+        ws.on('error', (error: Error) => log(`${label} closed: ${error.message}`))
+        if (session.verb === 'FOLLOW') metrics.followers.inc()
+        ws.once('close', () => {
+          if (session.verb === 'FOLLOW') metrics.followers.dec()
+          metrics.countSession(session.verb, sessionSocket.sentCloseCode)
+          exchange.end(101)
+        })
+        resolve(sessionSocket)
       }),
     )
   }
 
   async #append(
     session: SessionRequest,
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
+    exchange: Exchange,
   ): Promise<FstreamServerError | undefined> {
     const { relative } = session
     const registry = this.#registry
@@ -188,37 +241,38 @@ export class Sessions {
       return synced
     }
     const live = registry.activate(relative, info.size)
-    const ws = await this.#upgrade(session, req, socket, head)
-    const { maxResourceSize: maxSize, heartbeatMs, log } = this.#options
+    const ws = await this.#upgrade(session, exchange)
+    const { maxResourceSize: maxSize, heartbeatMs, log, metrics } = this.#options
+    const framing = session.framing
+    const stored = (bytes: number) => metrics.countAppended(bytes)
     // The session runs on its own; it never rejects (its failures close it with their code).
-    void runAppend(ws, file, live, { maxSize, heartbeatMs, log, framing: session.framing }).finally(
-      () => registry.release(relative, live),
+    void runAppend(ws, file, live, { maxSize, heartbeatMs, log, framing, stored }).finally(() =>
+      registry.release(relative, live),
     )
     return undefined
   }
 
   async #follow(
     session: SessionRequest,
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
+    exchange: Exchange,
   ): Promise<FstreamServerError | undefined> {
     const { relative, framing } = session
-    const { root, log } = this.#options
+    const { root, log, metrics } = this.#options
     const registry = this.#registry
     const appending = () => registry.get(relative)
+    const following = { framing, log, sent: (bytes: number) => metrics.countFollowed(bytes) }
     const opened = await openResource(root, relative)
     if ('status' in opened) {
       if (opened.status !== 404 || !session.wait) return opened
       // ?wait=1: the resource appears with its first appender.
       if ((session.offset ?? 0) > 0) return new OffsetOutOfRangeError(0, session.offset ?? 0)
-      const ws = await this.#upgrade(session, req, socket, head)
+      const ws = await this.#upgrade(session, exchange)
       const gone = new AbortController()
       ws.once('close', () => gone.abort())
       if (!(await registry.arrival(relative, gone.signal))) return undefined
       const arrived = await openResource(root, relative)
       if ('status' in arrived) ws.close(CLOSE.internalError, arrived.message)
-      else await runFollow(ws, arrived, 0, appending, framing, log)
+      else await runFollow(ws, arrived, 0, appending, following)
       return undefined
     }
     const size = appending()?.size ?? (await opened.stat()).size
@@ -227,11 +281,12 @@ export class Sessions {
       return new OffsetOutOfRangeError(size, session.offset ?? 0)
     }
     if (!framing.binaryData && appending() === undefined) {
-      await sendContent(socket, opened)
+      metrics.countFollowed(await sendContent(exchange.socket, opened))
+      exchange.end(200)
       return undefined
     }
-    const ws = await this.#upgrade(session, req, socket, head)
-    await runFollow(ws, opened, session.offset ?? 0, appending, framing, log)
+    const ws = await this.#upgrade(session, exchange)
+    await runFollow(ws, opened, session.offset ?? 0, appending, following)
     return undefined
   }
 }

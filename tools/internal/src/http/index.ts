@@ -22,6 +22,7 @@ export {
   observers,
   type RequestObserver,
 } from './observe.js'
+export { type ReportPaths, reportRoute } from './reports.js'
 export { bodyBytesReceived, requestBody } from './request-body.js'
 export {
   fileRepresentation,

@@ -123,9 +123,13 @@ export class Metrics {
     return { inc: (labels, by) => add(labels, by) }
   }
 
-  /** A gauge counted here (`inc`/`dec`), or read from `collect` when the metrics are rendered. */
+  /**
+   * A gauge counted here (`inc`/`dec`, shown as 0 until then), or read from `collect` when the
+   * metrics are rendered.
+   */
   gauge(name: string, help: string, collect?: () => number | Series): Gauge {
     const add = this.#family(name, help, 'gauge', collect)
+    add({}, 0)
     return { inc: (labels, by = 1) => add(labels, by), dec: (labels, by = 1) => add(labels, -by) }
   }
 

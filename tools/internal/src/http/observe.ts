@@ -62,6 +62,8 @@ export function measureExchange(
   const time = new Date().toISOString()
   const read = socket.bytesRead ?? 0
   const written = socket.bytesWritten ?? 0
+  // Read now: a socket that has closed no longer knows its peer.
+  const remote = socket.remoteAddress
   return (status) => ({
     time,
     method: req.method ?? 'GET',
@@ -70,7 +72,7 @@ export function measureExchange(
     bytesIn: (socket.bytesRead ?? 0) - read,
     bytesOut: (socket.bytesWritten ?? 0) - written,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    remote: socket.remoteAddress,
+    remote,
   })
 }
 

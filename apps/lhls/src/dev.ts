@@ -1,14 +1,12 @@
 // `pnpm dev`: the live origin on :3002 fed by ffmpeg (when installed) or the built-in generator.
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { serve } from '@sluice/internal/cli'
+import { scratchDir, serve } from '@sluice/internal/cli'
 import { ffmpegAvailable, startFfmpeg } from './ffmpeg.js'
 import { runGenerator } from './generator.js'
 import { createOrigin, publishPlayer } from './origin.js'
 
 const port = Number(process.env['PORT'] ?? 3002)
-const root = await mkdtemp(join(tmpdir(), 'sluice-lhls-'))
+// The origin's objects live in a temporary directory removed when the demo stops.
+const root = await scratchDir('sluice-lhls-')
 const server = createOrigin(root)
 await server.handler.ready
 await serve([{ server, name: '[lhls] chunked-server', host: '127.0.0.1', port }])

@@ -1,14 +1,12 @@
 // `pnpm dev`: the live-log server on :3001 over a temporary directory, with a clock appending a
 // line every second to /logs/clock.log so that there is something live to watch at once.
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { openAppend } from '@sluice/fstream-client'
-import { serve } from '@sluice/internal/cli'
+import { scratchDir, serve } from '@sluice/internal/cli'
 import { createLiveLogServer } from './server.js'
 
 const port = Number(process.env['PORT'] ?? 3001)
-const root = process.env['LIVE_LOG_ROOT'] ?? (await mkdtemp(join(tmpdir(), 'sluice-live-log-')))
+// Without LIVE_LOG_ROOT, the logs live in a temporary directory removed when the demo stops.
+const root = process.env['LIVE_LOG_ROOT'] ?? (await scratchDir('sluice-live-log-'))
 await serve([
   { server: createLiveLogServer({ root }), name: '[live-log] live-log', host: '127.0.0.1', port },
 ])

@@ -7,6 +7,7 @@ import {
   launchChromium,
   listen,
   missingTool,
+  paintedShare,
   tempDir,
 } from '@sluice/test-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -42,6 +43,8 @@ describe('live-log server', () => {
     expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405)
     expect((await fetch(`${server.url}/elsewhere`)).status).toBe(404)
     expect((await fetch(`${server.url}/logs/missing.log`)).status).toBe(404)
+    expect(await (await fetch(`${server.url}/logs.json`)).json()).toEqual({ logs: [] })
+    expect(await (await fetch(`${server.url}/health`)).text()).toBe('ok\n')
     await append(`${server.url}/logs/a.log`, 'line one\n')
     const log = await fetch(`${server.url}/logs/a.log`)
     expect(log.status).toBe(200)
@@ -72,13 +75,54 @@ describe.skipIf(chromiumMissing !== undefined)('live-log page in Chromium', () =
       await expect.poll(() => page.textContent('#status')).toMatch(/^complete: \d+ bytes/)
 
       await page.fill('#line', 'typed in the browser')
-      await page.click('button')
+      await page.click('#append button')
       const expected = 'first line from node\ncaf\u00e9 \u2615 second line\ntyped in the browser\n'
       await expect
         .poll(() => page.textContent('#acked'))
         .toBe(`acked up to byte ${Buffer.byteLength(expected)}`)
       expect(await readFile(join(root.path, 'logs', 'app.log'), 'utf8')).toBe(expected)
       await expect.poll(() => page.textContent('#log'), { timeout: 5_000 }).toBe(expected)
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 30_000)
+})
+
+describe.skipIf(chromiumMissing !== undefined)('live-log page teaches', () => {
+  it('waits for the first line, lists the logs, shows the rate and the follower count', async () => {
+    await append(`${server.url}/logs/other.log`, 'another log\n')
+    await append(`${server.url}/logs/nested/deep.log`, 'deeper\n')
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (error) => errors.push(error.message))
+      await page.goto(`${server.url}/?log=/logs/fresh.log`)
+      await expect
+        .poll(() => page.textContent('#status'))
+        .toBe('waiting for the first line of /logs/fresh.log')
+      expect(await paintedShare(page)).toBeGreaterThan(0.005)
+      // The page itself is the one follower.
+      await expect.poll(() => page.textContent('#followers'), { timeout: 5_000 }).toBe('1')
+      await expect
+        .poll(() => page.locator('#picker option').allTextContents(), { timeout: 5_000 })
+        .toEqual(['/logs/fresh.log', '/logs/nested/deep.log', '/logs/other.log'])
+
+      const appender = openAppend(`${server.url}/logs/fresh.log`)
+      appender.write(`${'x'.repeat(20_000)}\n`)
+      await expect.poll(() => page.textContent('#status')).toBe('following: 20001 bytes')
+      await expect
+        .poll(() => page.textContent('#rate'), { timeout: 5_000 })
+        .toMatch(/^[1-9][\d.]* (Ki)?B\/s$/)
+      expect(await page.textContent('#received')).toBe('19.5 KiB')
+      await new Promise<void>((resolve, reject) =>
+        appender.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      )
+
+      await page.selectOption('#picker', '/logs/other.log')
+      await page.waitForURL(/log=%2Flogs%2Fother\.log/)
+      await expect.poll(() => page.textContent('#log')).toBe('another log\n')
       expect(errors).toEqual([])
     } finally {
       await browser.close()

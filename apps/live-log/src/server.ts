@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { readdir } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
 import { CLOSE, PROTOCOL, parseControl, QUERY } from '@sluice/internal/fstream'
-import { closeSessionsOnClose, createHttpServer } from '@sluice/internal/http'
+import { closeSessionsOnClose, createHttpServer, sendAsset } from '@sluice/internal/http'
 
 const page = readFileSync(new URL('./page/index.html', import.meta.url))
 
@@ -16,23 +18,33 @@ const protocolModule = Buffer.from(
   ].join('\n'),
 )
 
-/** Answers GET/HEAD of one of the page's own files (always revalidated: it is a demo). */
-function sendAsset(req: IncomingMessage, res: ServerResponse, body: Buffer, type: string): void {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('use GET\n')
-    return
+/** Most logs the page's picker lists. */
+const MAX_LISTED = 500
+
+/**
+ * The logs under `<root>/logs`, as resource paths (`/logs/a.log`), sorted; symbolic links and
+ * dot files are left out, and at most {@link MAX_LISTED}.
+ */
+export async function listLogs(root: string): Promise<string[]> {
+  const found: string[] = []
+  const walk = async (relative: string): Promise<void> => {
+    const entries = await readdir(join(root, relative), { withFileTypes: true }).catch(() => [])
+    for (const entry of entries) {
+      if (found.length >= MAX_LISTED || entry.name.startsWith('.')) continue
+      const path = `${relative}/${entry.name}`
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.isFile()) found.push(path)
+    }
   }
-  res.writeHead(200, {
-    'Content-Type': `${type}; charset=utf-8`,
-    'Content-Length': body.length,
-    'Cache-Control': 'no-cache',
-  })
-  res.end(req.method === 'HEAD' ? undefined : body)
+  await walk('/logs')
+  return found.sort()
 }
 
 /**
  * fstream-server's handlers under `/logs/…` plus the page at `/`: the page follows a log with
- * the browser's WebSocket (subprotocol fstream.v1) and appends lines typed in its form.
+ * the browser's WebSocket (subprotocol fstream.v1) and appends lines typed in its form. `/logs.json`
+ * lists the logs for the page's picker; `/health` and `/metrics` are fstream-server's (the page
+ * shows its follower count).
  */
 export function createLiveLogServer(options: FstreamServerOptions): Server {
   const fstream = createHandlers(options)
@@ -41,6 +53,15 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
     if (path === '/fstream-protocol.js')
       return sendAsset(req, res, protocolModule, 'text/javascript')
     if (path === '/' || path === '/index.html') return sendAsset(req, res, page, 'text/html')
+    if (path === '/logs.json') {
+      listLogs(options.root).then(
+        (logs) => sendAsset(req, res, Buffer.from(JSON.stringify({ logs })), 'application/json'),
+        () => res.writeHead(500).end(),
+      )
+      return
+    }
+    if (path === (options.healthPath ?? '/health') || path === (options.metricsPath ?? '/metrics'))
+      return fstream.handleRequest(req, res)
     if (!path.startsWith('/logs/')) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('logs live under /logs/\n')
       return

@@ -1,4 +1,4 @@
-// The seed's proof, on sluice: upload a generated multi-GiB file under a small V8 heap limit and
+// Proof that uploads stream: upload a generated multi-GiB file under a small V8 heap limit and
 // print the uploader's peak RSS.   pnpm --filter @sluice-apps/upload-demo big-file [-- GiB]
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -3,7 +3,7 @@ export {
   checkAbortedRequests,
   cutConnection,
 } from './aborted-requests.js'
-export { chromiumPath, launchChromium } from './browser.js'
+export { chromiumPath, launchChromium, paintedShare } from './browser.js'
 export { cleanUpAfterTest } from './cleanup.js'
 export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'
 export { type ListeningServer, listen } from './listen.js'

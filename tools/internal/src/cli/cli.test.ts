@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { runCli } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
@@ -117,6 +118,22 @@ describe('runCommand', () => {
     ] as const) {
       const failed = await run('--fail', kind, 'word')
       expect([failed.code, failed.stderr], kind).toEqual([code, message])
+    }
+  })
+})
+
+describe('scratchDir', () => {
+  const FIXTURE = fileURLToPath(new URL('../../test/scratch-fixture.ts', import.meta.url))
+
+  it('is removed with its files when the process exits, however it exits', async () => {
+    for (const how of ['ok', 'fail']) {
+      const run = await runCli(process.execPath, ['--import', 'tsx', FIXTURE, how], {
+        timeoutMs: 30_000,
+      })
+      const dir = run.stdout.toString().trim()
+      expect(dir).toMatch(/sluice-scratch-test-/)
+      expect(run.code).toBe(how === 'ok' ? 0 : 1)
+      expect(existsSync(dir)).toBe(false)
     }
   })
 })

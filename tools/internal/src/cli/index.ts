@@ -15,4 +15,5 @@ export {
   parseCommandLine,
 } from './parse.js'
 export { type Command, packageVersion, runCommand } from './run.js'
+export { scratchDir } from './scratch.js'
 export { type Served, type ServeOptions, serve, urlOf } from './serve.js'

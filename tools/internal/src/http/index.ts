@@ -1,3 +1,4 @@
+export { sendAsset } from './asset.js'
 export { bearerChallenge, carriesBearer } from './bearer.js'
 export { type ByteRange, parseByteRange } from './byte-range.js'
 export { whenClientLeaves } from './client-gone.js'

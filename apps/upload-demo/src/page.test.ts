@@ -1,0 +1,63 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { chromiumPath, launchChromium, listen, missingTool, paintedShare } from '@sluice/test-utils'
+import { describe, expect, it } from 'vitest'
+import { createUploadDemoServer } from './server.js'
+
+const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex')
+const chromiumMissing = missingTool(chromiumPath)
+
+describe('upload-demo server', () => {
+  it('serves the page at / and hashes uploads everywhere else, with 100-continue', async () => {
+    const { url } = await listen(createUploadDemoServer({ algorithms: 'sha256' }))
+    const page = await fetch(`${url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(await page.text()).toContain('<input id="files" type="file" multiple')
+    const hashed = await fetch(`${url}/`, { method: 'POST', body: 'hello' })
+    expect(await hashed.text()).toBe(`${digest('sha256', Buffer.from('hello'))}\n`)
+    expect((await fetch(`${url}/elsewhere`)).status).toBe(405)
+  })
+})
+
+describe.skipIf(chromiumMissing !== undefined)('upload-demo page in Chromium', () => {
+  it("uploads several picked files with progress and shows the server's digests equal to the browser's", async () => {
+    const { url } = await listen(createUploadDemoServer({ algorithms: 'md5,sha256' }))
+    const files = [
+      { name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, sluice\n') },
+      { name: 'random.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3_000_001) },
+      { name: 'empty.dat', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) },
+    ]
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (error) => errors.push(error.message))
+      await page.goto(`${url}/`)
+      expect(await paintedShare(page)).toBeGreaterThan(0.005)
+      await page.setInputFiles('#files', files)
+      await page.click('#upload')
+      await expect
+        .poll(() => page.locator('tr.match').count(), { timeout: 20_000 })
+        .toBe(files.length)
+      for (const file of files) {
+        const row = page.locator(`tr[data-name="${file.name}"]`)
+        expect(await row.locator('.server-sha256').textContent()).toBe(
+          digest('sha256', file.buffer),
+        )
+        expect(await row.locator('.browser-sha256').textContent()).toBe(
+          digest('sha256', file.buffer),
+        )
+        expect(await row.locator('.server-md5').textContent()).toBe(digest('md5', file.buffer))
+        expect(
+          await row
+            .locator('progress')
+            .evaluate((bar) => (bar as unknown as { value: number }).value),
+        ).toBe(1)
+        expect(await row.locator('.verdict').textContent()).toBe('equal')
+      }
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  }, 60_000)
+})

@@ -22,5 +22,7 @@ await serve([
 ])
 await pool.refresh()
 const url = `http://127.0.0.1:${gatewayPort}`
-console.log(`[tcp-stream] try: curl ${url}/health`)
+console.log(
+  `[tcp-stream] open ${url}/ (backends live, a form that streams bytes), or curl ${url}/health`,
+)
 console.log(`[tcp-stream]      curl -X POST '${url}/stream?size=1073741824'`)

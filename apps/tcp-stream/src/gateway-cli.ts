@@ -13,7 +13,9 @@ import { createGateway } from './gateway.js'
 const HELP = `Usage: tcp-stream-gateway --port N --backends host:port,…|srv:NAME [options]
 
 An HTTP gateway in front of tcp-stream-service backends.
+  GET  /                a page showing the backends' health live, with a form that streams bytes
   GET  /health          200 while a backend is healthy, 503 otherwise (JSON with each backend)
+  GET  /metrics         Prometheus text: requests, backends (healthy), streams by outcome, bytes
   POST /stream?size=N   generates N random bytes on the fly, streams them to a healthy backend
                         and answers 200 {"size","sha256","backend","elapsedMs"} once the backend's
                         ack matches; 400 bad size, 413 over --max-size, 405 other methods,

@@ -1,9 +1,20 @@
+import { readFileSync } from 'node:fs'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { createHttpServer, type ServerTimeouts, whenClientLeaves } from '@sluice/internal/http'
+import {
+  createHttpServer,
+  observeRequest,
+  reportRoute,
+  type ServerTimeouts,
+  sendAsset,
+  whenClientLeaves,
+} from '@sluice/internal/http'
 import { BackendPool, type BackendPoolOptions } from './backend-pool.js'
 import { BackendError, streamRandomBytes } from './backend-stream.js'
 import type { BackendSource } from './backends.js'
+import { GatewayMetrics } from './metrics.js'
 import { DEFAULT_MAX_SIZE } from './service.js'
+
+const page = readFileSync(new URL('./page/index.html', import.meta.url))
 
 export interface GatewayOptions extends BackendPoolOptions, ServerTimeouts {
   readonly backends: BackendSource
@@ -16,18 +27,23 @@ export interface GatewayOptions extends BackendPoolOptions, ServerTimeouts {
 export interface Gateway {
   readonly server: Server
   readonly pool: BackendPool
+  readonly metrics: GatewayMetrics
 }
 
 /**
  * The HTTP gateway: `GET /health` (200 while at least one backend is healthy, 503 otherwise, with
- * the backends' state as JSON) and `POST /stream?size=N`, which generates N random bytes on the
- * fly, streams them to a healthy backend and answers 200 with the size and the SHA-256 the backend
- * acknowledged. The pool's health rounds start at once and stop when the server closes.
+ * the backends' state as JSON), `GET /metrics` (Prometheus text), a page at `/` that shows both
+ * live and streams from the browser, and `POST /stream?size=N`, which generates N random bytes on
+ * the fly, streams them to a healthy backend and answers 200 with the size and the SHA-256 the
+ * backend acknowledged. The pool's health rounds start at once and stop when the server closes.
  */
 export function createGateway(options: GatewayOptions): Gateway {
   const pool = new BackendPool(options.backends, options)
   const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE
+  const metrics = new GatewayMetrics(pool)
+  const reports = reportRoute({}, () => metrics.render())
   const server = createHttpServer((req, res) => {
+    observeRequest(req, res, metrics.requests)
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) reply(res, 500, { error: (error as Error).message })
       else res.destroy()
@@ -44,6 +60,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       const status = pool.status()
       const up = status.backends.some((backend) => backend.healthy)
       return reply(res, up ? 200 : 503, { status: up ? 'ok' : 'no healthy backend', ...status })
+    }
+    if (reports(req, res)) return
+    if (url.pathname === '/' || url.pathname === '/index.html') {
+      return sendAsset(req, res, page, 'text/html')
     }
     if (url.pathname !== '/stream')
       return reply(res, 404, { error: `no such path ${url.pathname}` })
@@ -76,23 +96,29 @@ export function createGateway(options: GatewayOptions): Gateway {
             ...(options.backendTimeoutMs ? { timeoutMs: options.backendTimeoutMs } : {}),
           })
           const elapsedMs = Math.round(performance.now() - started)
+          metrics.countStream('acked', result.size)
           return reply(res, 200, { ...result, backend: backend.address, elapsedMs })
         } catch (error) {
-          if (abort.signal.aborted) return
+          if (abort.signal.aborted) {
+            metrics.countStream('client_gone')
+            return
+          }
           if (error instanceof BackendError && !error.connected) {
             pool.markDown(backend, error.message)
             continue
           }
+          metrics.countStream('backend_failed')
           return reply(res, 502, { error: (error as Error).message })
         }
       }
+      metrics.countStream('no_backend')
       reply(res, 503, { error: 'no healthy backend', ...pool.status() })
     } finally {
       stopWatching()
     }
   }
 
-  return { server, pool }
+  return { server, pool, metrics }
 }
 
 function notAllowed(res: ServerResponse, allow: string): void {

@@ -1,7 +1,15 @@
-import { byteSizeOption, packageVersion, portOption, runCommand, serve } from '@sluice/internal/cli'
+import {
+  byteSizeOption,
+  packageVersion,
+  portOption,
+  runCommand,
+  type Served,
+  serve,
+} from '@sluice/internal/cli'
 import { createStreamService } from './service.js'
+import { createStatusServer } from './status-server.js'
 
-const HELP = `Usage: tcp-stream-service --port N [--host 127.0.0.1] [--max-frame-size BYTES]
+const HELP = `Usage: tcp-stream-service --port N [--host 127.0.0.1] [--max-frame-size BYTES] [--status-port N]
 
 A TCP service reading length-prefixed frames (an 8-byte little-endian length, then the bytes).
 Each frame is hashed as it arrives and answered with an ack frame carrying JSON
@@ -11,10 +19,13 @@ Options:
   --port N                port (required; 0 picks a free one)
   --host HOST             address to listen on (default 127.0.0.1)
   --max-frame-size BYTES  largest frame accepted (default 64G; 512k, 1G, 1TiB…)
+  --status-port N         also serve HTTP on this port (same host): GET /health (200 ok) and
+                          GET /metrics (Prometheus text: connections, frames, bytes)
   -h, --help              show this help
       --version           show the version
 
-Prints "tcp-stream-service listening on tcp://HOST:PORT"; SIGTERM/SIGINT stop it.
+Prints "tcp-stream-service listening on tcp://HOST:PORT" (and "tcp-stream-service status
+listening on http://HOST:PORT" with --status-port); SIGTERM/SIGINT stop it.
 Exit codes: 0 stopped by a signal, --help or --version; 1 could not start; 2 bad usage.`
 
 await runCommand(
@@ -25,6 +36,7 @@ await runCommand(
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       'max-frame-size': { type: 'string' },
+      'status-port': { type: 'string' },
     },
     async run({ values }) {
       const port = portOption('--port', values.port)
@@ -34,9 +46,19 @@ await runCommand(
           ? {}
           : { maxFrameSize: byteSizeOption('--max-frame-size', maxFrameSize) },
       )
-      await serve([
+      const servers: Served[] = [
         { server: service, name: 'tcp-stream-service', scheme: 'tcp', host: values.host, port },
-      ])
+      ]
+      const statusPort = values['status-port']
+      if (statusPort !== undefined) {
+        servers.push({
+          server: createStatusServer(service.metrics),
+          name: 'tcp-stream-service status',
+          host: values.host,
+          port: portOption('--status-port', statusPort),
+        })
+      }
+      await serve(servers)
     },
   },
   process.argv.slice(2),

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { type Ack, FrameParser, smallFrame } from './frames.js'
+import { ServiceMetrics } from './metrics.js'
 
 export interface StreamServiceOptions {
   /** Largest frame accepted, in bytes (default 64 GiB); a larger one is refused with an error ack. */
@@ -11,18 +12,34 @@ export interface StreamServiceOptions {
 
 export const DEFAULT_MAX_SIZE = 64 * 1024 ** 3
 
+/** The TCP service, with its counters. */
+export type StreamService = Server & { readonly metrics: ServiceMetrics }
+
 /**
  * The TCP streaming service: reads length-prefixed frames on each connection, hashes their bytes
  * as they arrive (nothing is held) and answers each frame with an ack carrying its size and
  * SHA-256. A refused frame gets an error ack and the connection is closed.
  */
-export function createStreamService(options: StreamServiceOptions = {}): Server {
+export function createStreamService(options: StreamServiceOptions = {}): StreamService {
   const maxFrameSize = BigInt(options.maxFrameSize ?? DEFAULT_MAX_SIZE)
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000
-  return createServer((socket) => serveConnection(socket, maxFrameSize, idleTimeoutMs))
+  const metrics = new ServiceMetrics()
+  const server = createServer((socket) =>
+    serveConnection(socket, { maxFrameSize, idleTimeoutMs, metrics }),
+  )
+  return Object.assign(server, { metrics })
 }
 
-function serveConnection(socket: Socket, maxFrameSize: bigint, idleTimeoutMs: number): void {
+interface ConnectionOptions {
+  readonly maxFrameSize: bigint
+  readonly idleTimeoutMs: number
+  readonly metrics: ServiceMetrics
+}
+
+function serveConnection(socket: Socket, options: ConnectionOptions): void {
+  const { maxFrameSize, idleTimeoutMs, metrics } = options
+  metrics.connections.inc()
+  socket.once('close', () => metrics.connections.dec())
   socket.on('error', () => socket.destroy())
   socket.setTimeout(idleTimeoutMs, () => socket.destroy())
   socket.setNoDelay(true)
@@ -39,6 +56,7 @@ function serveConnection(socket: Socket, maxFrameSize: bigint, idleTimeoutMs: nu
     start(length) {
       if (length > maxFrameSize) {
         send({ error: `frame of ${length} bytes is over the limit of ${maxFrameSize}` })
+        metrics.countFrame('refused')
         socket.end()
         return false
       }
@@ -49,16 +67,21 @@ function serveConnection(socket: Socket, maxFrameSize: bigint, idleTimeoutMs: nu
     data(chunk) {
       hash?.update(chunk)
       size += chunk.length
+      metrics.countReceived(chunk.length)
     },
     end() {
       send({ size, sha256: hash?.digest('hex') ?? '' })
+      metrics.countFrame('acked')
       hash = undefined
     },
   })
   socket.on('data', (chunk: Buffer) => parser.push(chunk))
   socket.on('end', () => {
     // A client that stops in the middle of a frame sent a short frame: say so, never ack it.
-    if (parser.inFrame) send({ error: `connection ended after ${size} bytes of a frame` })
+    if (parser.inFrame) {
+      send({ error: `connection ended after ${size} bytes of a frame` })
+      metrics.countFrame('short')
+    }
     socket.end()
   })
 }

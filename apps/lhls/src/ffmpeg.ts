@@ -7,7 +7,8 @@ export function ffmpegAvailable(): boolean {
 
 /**
  * ffmpeg's HLS muxer publishing a generated test picture and tone to the origin over HTTP PUT
- * (each segment streamed as it is encoded, 1 s segments, old ones deleted with DELETE).
+ * (each segment streamed as it is encoded, 1 s segments, old ones deleted with DELETE; each
+ * segment carries its EXT-X-PROGRAM-DATE-TIME, from which the player shows its latency).
  */
 export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): ChildProcess {
   const args = [
@@ -27,7 +28,16 @@ export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): Chi
       'yuv420p',
     ],
     ...['-c:a', 'aac', '-b:a', '96k'],
-    ...['-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments'],
+    ...[
+      '-f',
+      'hls',
+      '-hls_time',
+      '1',
+      '-hls_list_size',
+      '6',
+      '-hls_flags',
+      'delete_segments+program_date_time',
+    ],
     ...['-method', 'PUT', '-http_persistent', '1'],
     `${origin}${playlist}`,
   ]

@@ -32,6 +32,9 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
   const muxer = new AudioTsMuxer()
   const frame = silentMp3Frame()
   const started = performance.now()
+  // The wall clock of the first sample: each segment's EXT-X-PROGRAM-DATE-TIME, which lets a
+  // player tell how far behind real time it plays.
+  const startedAt = Date.now()
   const segmentSeconds = segmentFrames * FRAME_SECONDS
   let frameIndex = 0
   for (let sequence = 0; !signal?.aborted; sequence++) {
@@ -61,8 +64,11 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
       `#EXT-X-TARGETDURATION:${Math.ceil(segmentSeconds)}`,
     ]
     lines.push(`#EXT-X-MEDIA-SEQUENCE:${first}`)
-    for (let n = first; n <= sequence; n++)
+    for (let n = first; n <= sequence; n++) {
+      const programDate = new Date(startedAt + n * segmentSeconds * 1000).toISOString()
+      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDate}`)
       lines.push(`#EXTINF:${segmentSeconds.toFixed(5)},`, `segment-${n}.ts`)
+    }
     await putObject(
       origin,
       playlist,

@@ -6,6 +6,7 @@ import {
   launchChromium,
   listen,
   missingTool,
+  paintedShare,
   tempDir,
 } from '@sluice/test-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -104,7 +105,7 @@ describe('generator feeding the origin', () => {
       .toBe(200)
     const playlist = await (await fetch(`${origin.url}/live/stream.m3u8`)).text()
     expect(playlist).toMatch(
-      /^#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1\.04490,\nsegment-0\.ts\n/,
+      /^#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT[\d:.]+Z\n#EXTINF:1\.04490,\nsegment-0\.ts\n/,
     )
     if (ffmpegMissing === undefined) {
       const decoded = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
@@ -129,6 +130,16 @@ describe('generator feeding the origin', () => {
   }, 15_000)
 })
 
+/** What the player page records in `window.playerState`. */
+interface PlayerState {
+  readonly errors: string[]
+  readonly fragments: number
+  readonly parts: number
+  readonly latency: number
+  readonly latencySource: string
+  readonly mode: string
+}
+
 async function playFor(url: string) {
   const browser = await launchChromium()
   try {
@@ -146,8 +157,20 @@ async function playFor(url: string) {
       undefined,
       { timeout: 20_000, polling: 200 },
     )
-    const state = (await page.evaluate('window.playerState')) as { errors: string[] }
-    return { fetched, pageErrors, errors: state.errors }
+    await page.waitForFunction('window.playerState.latency !== undefined', undefined, {
+      timeout: 5_000,
+      polling: 200,
+    })
+    const state = (await page.evaluate('window.playerState')) as PlayerState
+    const shown = await page.textContent('#latency')
+    return {
+      fetched,
+      pageErrors,
+      errors: state.errors,
+      state,
+      shown,
+      painted: await paintedShare(page),
+    }
   } finally {
     await browser.close()
   }
@@ -160,6 +183,14 @@ function expectPlayed(played: Awaited<ReturnType<typeof playFor>>, segment: RegE
   const playlists = played.fetched.filter((path) => path === '/live/stream.m3u8')
   expect(playlists.length).toBeGreaterThanOrEqual(2)
   expect(played.fetched.filter((path) => segment.test(path)).length).toBeGreaterThanOrEqual(3)
+  // The page shows the latency from the program date time, as a person reads it.
+  expect(played.state.latencySource).toBe('program date time')
+  expect(played.state.latency).toBeGreaterThan(0)
+  expect(played.state.latency).toBeLessThan(20)
+  expect(played.shown).toMatch(/^\d+\.\d s$/)
+  expect(played.state.mode).toBe('standard HLS')
+  // A picture of a playing video and the figures: not a blank page.
+  expect(played.painted).toBeGreaterThan(0.01)
 }
 
 describe.skipIf(chromiumMissing !== undefined)('player in Chromium', () => {

@@ -13,7 +13,7 @@ import { ContentStore } from './store.js'
 export interface HashHandlerOptions {
   /**
    * Algorithms used when a request has no `?algorithm=`: an array or a comma-separated list
-   * (default `md5`, as go-http-streaming's server answers). The first one is the plain-text answer.
+   * (default `md5`). The first one is the plain-text answer.
    */
   readonly algorithms?: string | readonly string[]
   /**

@@ -13,7 +13,13 @@ import {
 import { fileRepresentation } from '@sluice/internal/http'
 import { BlockCache } from './block-cache.js'
 import { RESERVED } from './object-key.js'
-import type { ObjectMeta, PendingUpload, Storage, StoredObject } from './storage.js'
+import {
+  answerOptions,
+  type ObjectMeta,
+  type PendingUpload,
+  type Storage,
+  type StoredObject,
+} from './storage.js'
 
 const [PARTIAL, META] = RESERVED
 
@@ -102,12 +108,7 @@ export class DiskStorage implements Storage {
   }
 
   async open(key: string, meta: ObjectMeta): Promise<StoredObject | 'missing' | 'symlink'> {
-    const { 'content-type': contentType, ...headers } = meta.headers
-    const object = await fileRepresentation(this.root, key.slice(1), {
-      etag: meta.etag,
-      ...(contentType === undefined ? {} : { contentType }),
-      headers,
-    })
+    const object = await fileRepresentation(this.root, key.slice(1), answerOptions(meta))
     return object === 'not-a-file' ? 'missing' : object
   }
 

@@ -96,6 +96,28 @@ export class StorageError extends ChunkedServerError {
   }
 }
 
+/**
+ * A blocking playlist reload the origin will not hold: `_HLS_part` without `_HLS_msn`, a value
+ * that is not a whole number, or a segment (part) too far past the playlist's last: `400`.
+ */
+export class BadReloadError extends ChunkedServerError {
+  override name = 'BadReloadError'
+  constructor(message: string) {
+    super(message, 'CHUNKED_ERR_BAD_RELOAD', 400)
+  }
+}
+
+/**
+ * A blocking playlist reload that no update satisfied within three target durations, or that was
+ * held when the server shut down: `503`.
+ */
+export class ReloadUnavailableError extends ChunkedServerError {
+  override name = 'ReloadUnavailableError'
+  constructor(message: string) {
+    super(message, 'CHUNKED_ERR_RELOAD_UNAVAILABLE', 503)
+  }
+}
+
 /** Uses a body sent in a transfer coding other than `chunked`: `501`. */
 export class UnsupportedTransferCodingError extends ChunkedServerError {
   override name = 'UnsupportedTransferCodingError'

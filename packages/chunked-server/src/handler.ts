@@ -80,6 +80,8 @@ export interface ChunkedHandler {
   readonly metrics: ChunkedMetrics
   /** Resolves once the store's directories exist and leftovers of a crash are cleared. */
   readonly ready: Promise<void>
+  /** Answers every held blocking playlist reload with `503`: the server is shutting down. */
+  releaseHeld(): void
   /** Aborts every upload in progress (their readers end abnormally). */
   close(): void
 }
@@ -144,7 +146,12 @@ export function createChunkedHandler(options: ChunkedServerOptions): ChunkedHand
     observeRequest(req, res, metrics.requests)
     handle(req, res).catch((error: Error) => answer(res, 500, `internal error: ${error.message}`))
   }
-  return Object.assign(handler, { metrics, ready: origin.ready, close: () => origin.close() })
+  return Object.assign(handler, {
+    metrics,
+    ready: origin.ready,
+    releaseHeld: () => origin.releaseHeld(),
+    close: () => origin.close(),
+  })
 }
 
 /** The origin's server: node:http, or node:http2 (with HTTP/1.1 fallback) when `tls` is set. */
@@ -176,6 +183,12 @@ export function createChunkedServer(options: ChunkedServerOptions): ChunkedServe
     plain.on('request', hardenServer(plain, timeouts)(handler))
     server = plain
   }
+  // Held blocking reloads get their 503 as soon as the server stops accepting, not after it drains.
+  const stopAccepting = server.close.bind(server)
+  server.close = ((callback?: (error?: Error) => void) => {
+    handler.releaseHeld()
+    return stopAccepting(callback)
+  }) as typeof server.close
   server.on('close', () => {
     handler.close()
     log?.close()

@@ -275,6 +275,8 @@ describe('1,000 aborted requests of each kind', () => {
     ])
     port = Number(new URL(server.url).port)
     await fetch(`${server.url}/static.ts`, { method: 'PUT', body: randomBytes(4 * 1024 * 1024) })
+    const playlist = '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1,\na.ts\n'
+    await fetch(`${server.url}/live/held.m3u8`, { method: 'PUT', body: playlist })
   })
   afterAll(async () => {
     await server.stop()
@@ -291,6 +293,8 @@ describe('1,000 aborted requests of each kind', () => {
     () => cut('GET /static.ts HTTP/1.1\r\nHost: x\r\n\r\n', true),
     // Waits for an object that never comes (wait-for-content), then gone.
     (i) => cut(`GET /never/${i}.ts HTTP/1.1\r\nHost: x\r\n\r\n`),
+    // A blocking playlist reload held for an update that does not come, then gone.
+    () => cut('GET /live/held.m3u8?_HLS_msn=1 HTTP/1.1\r\nHost: x\r\n\r\n'),
     () => cut('PUT /slow.ts HTTP/1.1\r\nHost: x\r\nTransfer-'),
   ]
 

@@ -1,5 +1,6 @@
 export { type CorsOptions, parseCorsFile } from './cors.js'
 export {
+  BadReloadError,
   ChunkedServerError,
   InsufficientStorageError,
   InvalidKeyError,
@@ -7,6 +8,7 @@ export {
   MethodNotAllowedError,
   ObjectNotFoundError,
   ObjectTooLargeError,
+  ReloadUnavailableError,
   StorageError,
   SymbolicLinkError,
   UnauthorizedError,

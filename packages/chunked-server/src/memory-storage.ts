@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream'
 import { InsufficientStorageError } from './errors.js'
-import type {
-  ByteReader,
-  ObjectMeta,
-  PendingUpload,
-  StoredObject as Representation,
-  Storage,
+import {
+  answerOptions,
+  type ByteReader,
+  type ObjectMeta,
+  type PendingUpload,
+  type StoredObject as Representation,
+  type Storage,
 } from './storage.js'
 
 interface StoredObject {
@@ -110,13 +111,11 @@ export class MemoryStorage implements Storage {
   async open(key: string): Promise<Representation | 'missing'> {
     const object = this.#objects.get(key)
     if (object === undefined) return 'missing'
-    const { 'content-type': contentType, ...headers } = object.meta.headers
     return {
+      ...answerOptions(object.meta),
       size: object.meta.size,
       etag: object.meta.etag,
       lastModified: object.storedAt,
-      ...(contentType === undefined ? {} : { contentType }),
-      headers,
       open: (start, end) => Readable.from(slices(object.chunks, start, end)),
     }
   }

@@ -6,8 +6,11 @@ import {
   type RequestObserver,
 } from '@sluice/internal/http'
 
-/** How a GET was answered. `waited`: it waited for its object to arrive first. */
-export type GetState = 'live' | 'finished' | 'waited' | 'missing'
+/**
+ * How a GET was answered. `waited`: it waited for its object to arrive first; `reload`: a
+ * blocking playlist reload (`_HLS_msn`), answered with a version that held what it asked for.
+ */
+export type GetState = 'live' | 'finished' | 'waited' | 'missing' | 'reload'
 
 /** Distinct key prefixes counted before the rest are counted together as `other`. */
 const MAX_PREFIXES = 100
@@ -29,6 +32,10 @@ export class ChunkedMetrics {
   readonly waiting: Gauge = this.#registry.gauge(
     'waiting_requests',
     'GETs waiting for an object to start arriving (wait-for-content).',
+  )
+  readonly heldReloads: Gauge = this.#registry.gauge(
+    'held_reloads',
+    'Blocking playlist reloads (_HLS_msn) waiting for the playlist to catch up.',
   )
   readonly #gets: Counter = this.#registry.counter(
     'gets_total',

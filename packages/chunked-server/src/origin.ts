@@ -8,10 +8,33 @@ import {
 } from './errors.js'
 import { Expiries, maxAge } from './expiries.js'
 import { MemoryStorage } from './memory-storage.js'
+import { isPlaylist } from './playlist.js'
 import type { ByteReader, ObjectMeta, PendingUpload, Storage, StoredObject } from './storage.js'
 
 /** Bytes of the newest data each upload keeps in memory for caught-up readers. */
 const RECENT_BYTES = 1024 * 1024
+/** Largest playlist whose versions are kept in memory for blocking reloads. */
+const MAX_PLAYLIST_BYTES = RECENT_BYTES
+
+/** The whole of a small upload, from the bytes it keeps in memory; undefined when too large. */
+function inMemory(bytes: LiveBytes): Buffer | undefined {
+  if (bytes.size > MAX_PLAYLIST_BYTES) return undefined
+  const chunks: Buffer[] = []
+  for (let position = 0; position < bytes.size; ) {
+    const chunk = bytes.recent(position, bytes.size - position)
+    if (chunk === undefined) return undefined
+    chunks.push(chunk)
+    position += chunk.length
+  }
+  return Buffer.concat(chunks)
+}
+
+/** One stored version of a playlist, held in memory: what a blocking reload is answered with. */
+export interface PlaylistVersion {
+  readonly meta: ObjectMeta
+  readonly text: Buffer
+  readonly storedAt: Date
+}
 
 /** An object being uploaded. */
 export interface Upload {
@@ -44,8 +67,14 @@ export class Origin {
   readonly #storage: Storage
   readonly #uploads = new Map<string, Upload>()
   readonly #arrivals = new Arrivals()
+  /** A playlist got a new version, or was deleted; and every waiter, when the origin closes. */
+  readonly #playlistUpdates = new Arrivals()
+  readonly #playlists = new Map<string, PlaylistVersion>()
+  /** How many times each playlist changed (stored or deleted): a reload waits for the next. */
+  readonly #generations = new Map<string, number>()
   readonly #expiries = new Expiries()
   readonly #expire: boolean
+  #closing = false
 
   constructor(options: OriginOptions) {
     this.#storage =
@@ -113,6 +142,11 @@ export class Origin {
     }
     await upload.stored.commit(meta)
     this.#forget(upload)
+    const text = isPlaylist(key, headers['content-type']) ? inMemory(bytes) : undefined
+    if (text !== undefined) {
+      this.#playlists.set(key, { meta, text, storedAt: new Date() })
+      this.#playlistChanged(key)
+    }
     this.#expiries.schedule(key, expiresAt, () => {
       if (!this.#uploads.has(key)) this.#storage.delete(key).catch(() => {})
     })
@@ -154,6 +188,54 @@ export class Origin {
     return object
   }
 
+  /**
+   * The latest stored version of the playlist at `key` (read from storage once after a restart),
+   * or undefined when there is none, it is not a playlist, or it is too large to hold.
+   */
+  async playlistVersion(key: string): Promise<PlaylistVersion | undefined> {
+    const meta = await this.finished(key)
+    if (meta === undefined || !isPlaylist(key, meta.headers['content-type'])) return undefined
+    const held = this.#playlists.get(key)
+    if (held?.meta.etag === meta.etag) return held
+    if (meta.size > MAX_PLAYLIST_BYTES) return undefined
+    const object = await this.#storage.open(key, meta)
+    if (typeof object === 'string') return undefined
+    const chunks: Buffer[] = []
+    if (meta.size > 0) for await (const chunk of object.open(0, meta.size - 1)) chunks.push(chunk)
+    const version = { meta, text: Buffer.concat(chunks), storedAt: new Date() }
+    this.#playlists.set(key, version)
+    return version
+  }
+
+  #playlistChanged(key: string): void {
+    this.#generations.set(key, this.playlistGeneration(key) + 1)
+    this.#playlistUpdates.announce(key)
+  }
+
+  /** Counts the changes of the playlist at `key`: read it before reading the playlist. */
+  playlistGeneration(key: string): number {
+    return this.#generations.get(key) ?? 0
+  }
+
+  /**
+   * Resolves 'arrived' once the playlist at `key` has changed since generation `since` (a new
+   * version, or deleted) — at once if it already has — or when the origin closes (then
+   * {@link closing} is true); else 'timeout' or 'aborted'.
+   */
+  playlistChangedSince(
+    key: string,
+    since: number,
+    options: WaitOptions,
+  ): Promise<'arrived' | 'timeout' | 'aborted'> {
+    if (this.#closing || this.playlistGeneration(key) !== since) return Promise.resolve('arrived')
+    return this.#playlistUpdates.waitFor(key, options)
+  }
+
+  /** The origin is shutting down: nothing held should wait any longer. */
+  get closing(): boolean {
+    return this.#closing
+  }
+
   /** Waits for an upload of `key` to start. */
   waitFor(key: string, options: WaitOptions): Promise<'arrived' | 'timeout' | 'aborted'> {
     return this.#arrivals.waitFor(key, options)
@@ -169,11 +251,20 @@ export class Origin {
       return true
     }
     this.#expiries.cancel(key)
-    return this.#storage.delete(key)
+    const deleted = await this.#storage.delete(key)
+    if (this.#playlists.delete(key)) this.#playlistChanged(key)
+    return deleted
   }
 
   /** Aborts every upload in progress (readers end abnormally) and stops the expiry timers. */
+  /** Held blocking reloads are answered (`503`): the origin is shutting down. */
+  releaseHeld(): void {
+    this.#closing = true
+    this.#playlistUpdates.announceAll()
+  }
+
   close(): void {
+    this.releaseHeld()
     this.#expiries.clear()
     for (const upload of [...this.#uploads.values()]) {
       const error = new Error('the server is closing')

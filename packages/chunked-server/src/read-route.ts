@@ -2,9 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
 import { readLive } from '@sluice/internal/live'
 import { refuse } from './answer.js'
-import { ChunkedServerError, ObjectNotFoundError } from './errors.js'
+import { blockingReload } from './blocking-reload.js'
+import { BadReloadError, ChunkedServerError, ObjectNotFoundError } from './errors.js'
 import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, Upload } from './origin.js'
+import { reloadRequest } from './playlist.js'
 
 const READ_SIZE = 64 * 1024
 const MAX_REQUESTED_WAIT_MS = 60_000
@@ -88,6 +90,17 @@ export async function readRoute(
   waited = false,
 ): Promise<void> {
   const { metrics } = options
+  // A blocking playlist reload: held until the playlist holds what it asks for.
+  const reload = waited ? undefined : reloadRequest(req.url)
+  if (reload !== undefined && (await origin.playlistVersion(key)) !== undefined) {
+    try {
+      if (typeof reload === 'string') throw new BadReloadError(reload)
+      if (await blockingReload(origin, req, res, key, reload, metrics)) return
+    } catch (error) {
+      if (error instanceof ChunkedServerError) return refuse(res, error)
+      throw error
+    }
+  }
   const upload = origin.uploading(key)
   if (upload) {
     metrics.countGet(key, waited ? 'waited' : 'live')

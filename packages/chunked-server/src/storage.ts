@@ -1,4 +1,4 @@
-import type { Representation } from '@sluice/internal/http'
+import type { Representation, ServeFileOptions } from '@sluice/internal/http'
 
 /** What is kept with a finished object and replayed to its readers. */
 export interface ObjectMeta {
@@ -7,6 +7,12 @@ export interface ObjectMeta {
   readonly etag: string
   /** When the object expires (ms since the epoch), with `expire` and a `max-age`. */
   readonly expiresAt?: number
+}
+
+/** How a finished object is answered: its validator and the upload's content headers. */
+export function answerOptions(meta: ObjectMeta): ServeFileOptions {
+  const { 'content-type': contentType, ...headers } = meta.headers
+  return { etag: meta.etag, ...(contentType === undefined ? {} : { contentType }), headers }
 }
 
 /** Reads the bytes of an object while it is being stored, at any position. */

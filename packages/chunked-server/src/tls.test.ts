@@ -111,4 +111,38 @@ describe('HTTPS and HTTP/2', () => {
       await server.close()
     }
   })
+
+  it('holds a blocking playlist reload over HTTP/2 and answers it on the next version', async () => {
+    const server = await listen(createChunkedServer({ root: join(dir.path, 'reload'), tls }))
+    const session = connect(`https://127.0.0.1:${server.port}`, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    try {
+      const version = (last: number) =>
+        Buffer.from(
+          `#EXTM3U\n#EXT-X-TARGETDURATION:1\n${Array.from({ length: last + 1 }, (_, n) => `#EXTINF:1,\ns${n}.ts\n`).join('')}`,
+        )
+      const publish = (last: number) => {
+        const upload = h2(session, { ':method': 'PUT', ':path': '/live/h2.m3u8' })
+        upload.stream.end(version(last))
+        return upload.done
+      }
+      expect((await publish(1)).status).toBe(201)
+      const reload = h2(session, { ':method': 'GET', ':path': '/live/h2.m3u8?_HLS_msn=2' })
+      reload.stream.end()
+      let answered = false
+      void reload.done.then(() => {
+        answered = true
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(answered).toBe(false)
+      // The same HTTP/2 connection carries the update while the reload is held on it.
+      expect((await publish(2)).status).toBe(201)
+      const answer = await reload.done
+      expect(answer.status).toBe(200)
+      expect(answer.body.equals(version(2))).toBe(true)
+    } finally {
+      session.destroy()
+      await server.close()
+    }
+  })
 })

@@ -19,6 +19,11 @@ export class Arrivals {
     this.#events.emit(key)
   }
 
+  /** Every key waited for is announced: its waiters go on (and find out why). */
+  announceAll(): void {
+    for (const key of this.#events.eventNames()) this.#events.emit(key)
+  }
+
   /** Resolves 'arrived' when `key` is announced, else 'timeout' or 'aborted'. */
   waitFor(key: string, options: WaitOptions = {}): Promise<'arrived' | 'timeout' | 'aborted'> {
     const { signal, timeoutMs } = options

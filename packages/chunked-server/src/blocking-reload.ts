@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
+import { BadReloadError, ObjectNotFoundError, ReloadUnavailableError } from './errors.js'
+import type { ChunkedMetrics } from './metrics.js'
+import type { Origin, PlaylistVersion } from './origin.js'
+import { playlistPosition, type ReloadRequest, reloadVerdict } from './playlist.js'
+import { answerOptions } from './storage.js'
+
+/** How long a reload is held when the playlist has no target duration, seconds. */
+const DEFAULT_TARGET_DURATION = 6
+
+function answerWith(req: IncomingMessage, res: ServerResponse, version: PlaylistVersion) {
+  const { meta, text, storedAt } = version
+  return serveRepresentation(req, res, {
+    ...answerOptions(meta),
+    size: text.length,
+    etag: meta.etag,
+    lastModified: storedAt,
+    open: (start, end) => Readable.from([text.subarray(start, end + 1)]),
+  })
+}
+
+/**
+ * A blocking playlist reload (RFC 8216bis §6.2.5.2): answers with the first stored version of the
+ * playlist at `key` that holds segment `want.msn` (part `want.part` of it), waiting for the
+ * playlist's next PUT as often as needed — events, never polling. `400` when what is asked is more
+ * than two segments (three parts) ahead of the playlist, `503` when no version brings it within
+ * three target durations or the server shuts down, `404` when the playlist is deleted meanwhile.
+ * Returns false, answering nothing, when there is no such playlist (the caller answers as for any
+ * object).
+ */
+export async function blockingReload(
+  origin: Origin,
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string,
+  want: ReloadRequest,
+  metrics: ChunkedMetrics,
+): Promise<boolean> {
+  let generation = origin.playlistGeneration(key)
+  let version = await origin.playlistVersion(key)
+  if (version === undefined) return false
+  const position = playlistPosition(version.text.toString('latin1'))
+  const first = reloadVerdict(position, want)
+  if (first === 'too-far') {
+    throw new BadReloadError(
+      `_HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`} is too far ahead of the playlist (last segment ${position.lastSegment})`,
+    )
+  }
+  const target = position.targetDuration > 0 ? position.targetDuration : DEFAULT_TARGET_DURATION
+  const deadline = Date.now() + 3 * target * 1000
+  const gone = new AbortController()
+  const stopWatching = whenClientLeaves(req, res, () => gone.abort())
+  metrics.heldReloads.inc()
+  try {
+    let verdict: 'ready' | 'wait' | 'too-far' = first
+    while (verdict === 'wait') {
+      const outcome = await origin.playlistChangedSince(key, generation, {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        signal: gone.signal,
+      })
+      if (outcome === 'aborted') return true
+      if (outcome === 'timeout') {
+        throw new ReloadUnavailableError(
+          `no version of ${key} brought _HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`} within ${3 * target} s`,
+        )
+      }
+      if (origin.closing) throw new ReloadUnavailableError('the server is shutting down')
+      generation = origin.playlistGeneration(key)
+      version = await origin.playlistVersion(key)
+      if (version === undefined) throw new ObjectNotFoundError(key)
+      verdict = reloadVerdict(playlistPosition(version.text.toString('latin1')), want)
+    }
+  } finally {
+    metrics.heldReloads.dec()
+    stopWatching()
+  }
+  metrics.countGet(key, 'reload')
+  await answerWith(req, res, version)
+  return true
+}

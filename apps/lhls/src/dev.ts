@@ -1,10 +1,20 @@
-// `pnpm dev`: the live origin on :3002 fed by ffmpeg (when installed) or the built-in generator.
+// `pnpm dev`: the live origin on :3002 with one feed: LL-HLS by default (LHLS_MODE=standard for
+// standard HLS, the comparison; LHLS_MODE=dash for LL-DASH), from ffmpeg when it is installed or
+// the built-in generator (LHLS_FEED=generator).
 import { scratchDir, serve } from '@sluice/internal/cli'
-import { ffmpegAvailable, startFfmpeg } from './ffmpeg.js'
-import { runGenerator } from './generator.js'
+import { MODES, type Mode, startFeed } from './feeds.js'
+import { ffmpegAvailable } from './ffmpeg.js'
 import { createOrigin, publishPlayer } from './origin.js'
 
 const port = Number(process.env['PORT'] ?? 3002)
+const asked = process.env['LHLS_MODE'] ?? 'll'
+if (!(asked in MODES)) {
+  console.error(`[lhls] LHLS_MODE must be one of ${Object.keys(MODES).join(', ')}, not "${asked}"`)
+  process.exit(2)
+}
+const generator = process.env['LHLS_FEED'] === 'generator' || !ffmpegAvailable()
+// Without ffmpeg there is no LL-DASH, and hls.js does not play the generator's MP3 parts.
+const mode: Mode = generator ? 'standard' : (asked as Mode)
 // The origin's objects live in a temporary directory removed when the demo stops.
 const root = await scratchDir('sluice-lhls-')
 const server = createOrigin(root)
@@ -12,21 +22,20 @@ await server.handler.ready
 await serve([{ server, name: '[lhls] chunked-server', host: '127.0.0.1', port }])
 const origin = `http://127.0.0.1:${port}`
 await publishPlayer(origin)
-const useGenerator = process.env['LHLS_FEED'] === 'generator' || !ffmpegAvailable()
-console.log(`[lhls] open ${origin}/player/index.html (playlist ${origin}/live/stream.m3u8)`)
-if (useGenerator) {
-  console.log(
-    '[lhls] feed: built-in generator (silent MP3 audio in MPEG-TS; install ffmpeg for video)',
-  )
-  runGenerator(origin).catch((error: unknown) => {
-    console.error(`[lhls] generator stopped: ${(error as Error).message}`)
-    process.exitCode = 1
-  })
-} else {
-  console.log(
-    '[lhls] feed: ffmpeg HLS muxer over HTTP PUT (test picture and tone; LHLS_FEED=generator for the other)',
-  )
-  const ffmpeg = startFfmpeg(origin)
-  ffmpeg.once('exit', (code) => console.error(`[lhls] ffmpeg exited with ${code}`))
-  process.once('exit', () => ffmpeg.kill())
+const feed = startFeed(origin, mode, generator)
+feed.done.catch((error: Error) => {
+  console.error(`[lhls] the feed stopped: ${error.message}`)
+  process.exitCode = 1
+})
+process.once('exit', () => void feed.stop())
+console.log(
+  generator
+    ? '[lhls] feed: built-in generator, standard HLS (silent MP3 audio in MPEG-TS; install ffmpeg for video, LL-HLS and LL-DASH)'
+    : `[lhls] feed: ffmpeg test picture, ${MODES[mode].label}`,
+)
+console.log(`[lhls] open ${origin}${MODES[mode].page}`)
+for (const [other, info] of Object.entries(MODES)) {
+  if (other !== mode && !generator) {
+    console.log(`[lhls]   ${info.label}: LHLS_MODE=${other} pnpm dev, then ${origin}${info.page}`)
+  }
 }

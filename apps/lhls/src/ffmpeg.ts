@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
 
 /** Whether an `ffmpeg` binary runs here. */
 export function ffmpegAvailable(): boolean {
@@ -42,4 +44,47 @@ export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): Chi
     `${origin}${playlist}`,
   ]
   return spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'inherit'] })
+}
+
+/**
+ * ffmpeg encoding a test picture in real time to fragmented MP4 on its stdout, for the LL-HLS
+ * packager: H.264 (no B-frames), a key frame every second exactly, one fragment every 200 ms (five
+ * frames at 25 fps). Video only: one track keeps every part the same length.
+ */
+export function startFfmpegFmp4(): ChildProcessByStdio<null, Readable, null> {
+  const args = [
+    ...['-hide_banner', '-loglevel', 'error', '-re'],
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
+    ...['-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0'],
+    ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
+    ...['-frag_duration', '200000', 'pipe:1'],
+  ]
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'] })
+}
+
+/**
+ * ffmpeg's DASH muxer in low-latency mode publishing a test picture to the origin over HTTP PUT:
+ * CMAF chunks of 200 ms inside 1 s segments, each segment PUT while it is encoded (chunked), so
+ * that dash.js reads the segment in progress from the origin's live GET.
+ */
+export function startFfmpegDash(origin: string, manifest = '/live/dash/stream.mpd'): ChildProcess {
+  const args = [
+    ...['-hide_banner', '-loglevel', 'error', '-re'],
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
+    ...['-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0'],
+    ...['-f', 'dash', '-ldash', '1', '-streaming', '1', '-seg_duration', '1'],
+    ...['-frag_type', 'duration', '-frag_duration', '0.2', '-window_size', '6'],
+    ...['-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '0'],
+    ...['-method', 'PUT', '-http_persistent', '1'],
+    `${origin}${manifest}`,
+  ]
+  const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'pipe'] })
+  // Said once at start when writing over HTTP, where nothing is renamed: not worth a user's eye.
+  const lines = createInterface({ input: ffmpeg.stderr })
+  lines.on('line', (line) => {
+    if (!line.includes('Cannot use rename on non file protocol')) process.stderr.write(`${line}\n`)
+  })
+  return ffmpeg
 }

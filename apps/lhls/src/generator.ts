@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { LlPublisher } from './ll-publisher.js'
 import { AudioTsMuxer, FRAME_SECONDS, FRAME_TICKS, silentMp3Frame } from './mpegts.js'
 import { putObject, startUpload } from './origin.js'
 
@@ -13,16 +14,74 @@ export interface GeneratorOptions {
   readonly window?: number
   /** Frames written per chunk of a segment's upload (default 4, about 0.1 s). */
   readonly framesPerChunk?: number
+  /**
+   * LL-HLS: each segment is also published as parts of `framesPerPart` frames (default 8, about
+   * 0.21 s), with a preload hint and blocking reload (default path /live/ll/stream.m3u8).
+   */
+  readonly lowLatency?: boolean
+  readonly framesPerPart?: number
+  /** Told of every playlist published (LL-HLS), for tests. */
+  readonly onPlaylist?: (text: string) => void
   readonly signal?: AbortSignal
+}
+
+/**
+ * The generator's LL-HLS feed: silent MP3 in MPEG-TS parts, each starting with its own tables
+ * (so that every part decodes alone: all are INDEPENDENT), written in real time into the part's
+ * upload as the frames are due.
+ */
+async function runLowLatency(origin: string, options: GeneratorOptions): Promise<void> {
+  const segmentFrames = options.segmentFrames ?? 40
+  const framesPerPart = options.framesPerPart ?? 8
+  const framesPerChunk = Math.min(options.framesPerChunk ?? 4, framesPerPart)
+  const signal = options.signal
+  const publisher = new LlPublisher(origin, {
+    playlist: options.playlist ?? '/live/ll/stream.m3u8',
+    contentType: 'video/mp2t',
+    extension: 'ts',
+    partTarget: framesPerPart * FRAME_SECONDS,
+    targetDuration: Math.ceil(segmentFrames * FRAME_SECONDS),
+    ...(options.window === undefined ? {} : { window: options.window }),
+    ...(options.onPlaylist === undefined ? {} : { onPlaylist: options.onPlaylist }),
+  })
+  const muxer = new AudioTsMuxer()
+  const frame = silentMp3Frame()
+  const started = performance.now()
+  const startedAt = Date.now()
+  let frameIndex = 0
+  try {
+    while (!signal?.aborted) {
+      const partStart = frameIndex
+      const frames = Math.min(framesPerPart, segmentFrames - (frameIndex % segmentFrames))
+      await publisher.beginPart(frameIndex % segmentFrames === 0)
+      await publisher.write(muxer.tables())
+      for (let written = 0; written < frames; written += framesPerChunk) {
+        const chunk: Buffer[] = []
+        for (let i = 0; i < Math.min(framesPerChunk, frames - written); i++)
+          chunk.push(muxer.frame(frame, 90_000 + frameIndex++ * FRAME_TICKS))
+        const due = started + frameIndex * FRAME_SECONDS * 1000 - performance.now()
+        if (due > 0) await sleep(due, undefined, signal ? { signal } : {})
+        await publisher.write(Buffer.concat(chunk))
+      }
+      const programDate = new Date(startedAt + partStart * FRAME_SECONDS * 1000)
+      await publisher.endPart(frames * FRAME_SECONDS, true, programDate)
+    }
+  } catch (error) {
+    if (!signal?.aborted) throw error
+  } finally {
+    await publisher.close()
+  }
 }
 
 /**
  * The built-in feed when ffmpeg is not installed: a live HLS stream of silent MP3 audio in
  * MPEG-TS. Each segment is uploaded with one chunked PUT written in real time (the low-latency
  * part: players can read a segment while it is produced), then the playlist is replaced with the
- * last `window` segments. Resolves when `signal` aborts.
+ * last `window` segments; with `lowLatency`, an LL-HLS stream of parts instead. Resolves when
+ * `signal` aborts.
  */
 export async function runGenerator(origin: string, options: GeneratorOptions = {}): Promise<void> {
+  if (options.lowLatency) return runLowLatency(origin, options)
   const playlist = options.playlist ?? '/live/stream.m3u8'
   const directory = playlist.slice(0, playlist.lastIndexOf('/') + 1)
   const segmentFrames = options.segmentFrames ?? 40

@@ -1,36 +1,20 @@
 import { spawn } from 'node:child_process'
 import { get } from 'node:http'
-import {
-  chromiumPath,
-  type ListeningServer,
-  launchChromium,
-  listen,
-  missingTool,
-  paintedShare,
-  tempDir,
-} from '@sluice/test-utils'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { chromiumPath, launchChromium, missingTool, paintedShare } from '@sluice/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
 import { startFfmpeg } from './ffmpeg.js'
 import { runGenerator } from './generator.js'
 import { AudioTsMuxer, crc32Mpeg2, FRAME_TICKS, silentMp3Frame } from './mpegts.js'
-import { createOrigin, publishPlayer } from './origin.js'
+import { publishPlayer } from './origin.js'
+import { originForEachTest } from './test-origin.js'
 
 const chromiumMissing = missingTool(chromiumPath)
 const ffmpegMissing = missingTool('ffmpeg', ['-version'])
 
-let root: Awaited<ReturnType<typeof tempDir>>
-let origin: ListeningServer
+const origin = originForEachTest()
 const feeds: AbortController[] = []
-beforeEach(async () => {
-  root = await tempDir('lhls-')
-  const server = createOrigin(root.path)
-  await server.handler.ready
-  origin = await listen(server)
-})
-afterEach(async () => {
+afterEach(() => {
   for (const feed of feeds.splice(0)) feed.abort()
-  await origin.close()
-  await root.remove()
 })
 
 function generate(options: Parameters<typeof runGenerator>[1] = {}) {

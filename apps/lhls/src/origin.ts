@@ -48,9 +48,23 @@ export function putObject(
   path: string,
   body: Buffer,
   contentType: string,
+  more: Record<string, string> = {},
 ): Promise<void> {
-  const headers = { 'Content-Type': contentType, 'Content-Length': body.length }
+  const headers = { ...more, 'Content-Type': contentType, 'Content-Length': body.length }
   return startUpload(`${origin}${path}`, headers).end(body)
+}
+
+/** Deletes an object of the origin; one already gone is no failure. */
+export async function deleteObject(url: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const req = request(url, { method: 'DELETE' }, (res) => {
+      res.resume()
+      if (res.statusCode === 204 || res.statusCode === 404) resolve()
+      else reject(new Error(`DELETE ${url}: ${res.statusCode}`))
+    })
+    req.once('error', reject)
+    req.end()
+  })
 }
 
 /**
@@ -66,10 +80,15 @@ export function createOrigin(root: string): ChunkedServer {
   })
 }
 
-/** Publishes the player page and hls.js on the origin under /player/. */
+/** Publishes the player pages, hls.js and dash.js on the origin under /player/. */
 export async function publishPlayer(origin: string): Promise<void> {
-  const page = await readFile(new URL('./player/index.html', import.meta.url))
-  const hls = await readFile(require.resolve('hls.js/dist/hls.min.js'))
-  await putObject(origin, '/player/index.html', page, 'text/html; charset=utf-8')
-  await putObject(origin, '/player/hls.min.js', hls, 'text/javascript; charset=utf-8')
+  const files: Array<[string, URL | string, string]> = [
+    ['index.html', new URL('./player/index.html', import.meta.url), 'text/html'],
+    ['dash.html', new URL('./player/dash.html', import.meta.url), 'text/html'],
+    ['hls.min.js', require.resolve('hls.js/dist/hls.min.js'), 'text/javascript'],
+    ['dash.all.min.js', require.resolve('dashjs/dist/dash.all.min.js'), 'text/javascript'],
+  ]
+  for (const [name, file, type] of files) {
+    await putObject(origin, `/player/${name}`, await readFile(file), `${type}; charset=utf-8`)
+  }
 }

@@ -1,0 +1,298 @@
+import { spawn } from 'node:child_process'
+import { chromiumPath, launchChromium, missingTool, paintedShare } from '@sluice/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Feed, MODES, type Mode, startFeed } from './feeds.js'
+import { startFfmpegFmp4 } from './ffmpeg.js'
+import { fragmentInfo, trackDefaults } from './fmp4.js'
+import { runGenerator } from './generator.js'
+import { publishPlayer } from './origin.js'
+import { runLlHlsPackager } from './packager.js'
+import { originForEachTest } from './test-origin.js'
+
+const chromiumMissing = missingTool(chromiumPath)
+const ffmpegMissing = missingTool('ffmpeg', ['-version'])
+
+const origin = originForEachTest()
+const running: Feed[] = []
+afterEach(async () => {
+  for (const feed of running.splice(0)) await feed.stop()
+})
+
+interface ParsedPart {
+  readonly number: number
+  readonly duration: number
+  readonly independent: boolean
+}
+
+interface ParsedSegment {
+  readonly msn: number
+  readonly uri: string | undefined
+  readonly duration: number | undefined
+  readonly programDate: string | undefined
+  readonly parts: ParsedPart[]
+}
+
+/** Reads an LL-HLS media playlist as a checker needs it (not a general parser). */
+function parsePlaylist(text: string) {
+  const lines = text.trim().split('\n')
+  const tag = (name: string) =>
+    lines.find((line) => line.startsWith(`#${name}:`))?.slice(name.length + 2)
+  const attribute = (line: string, name: string) =>
+    new RegExp(`(?:^|,)${name}=("([^"]*)"|[^,]*)`).exec(line)?.[2] ??
+    new RegExp(`(?:^|,)${name}=([^,]*)`).exec(line)?.[1]
+  const partTarget = Number(attribute(tag('EXT-X-PART-INF') ?? '', 'PART-TARGET'))
+  const holdBack = Number(attribute(tag('EXT-X-SERVER-CONTROL') ?? '', 'PART-HOLD-BACK'))
+  let msn = Number(tag('EXT-X-MEDIA-SEQUENCE'))
+  const segments: ParsedSegment[] = []
+  let current: { programDate?: string; parts: ParsedPart[]; duration?: number } = { parts: [] }
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) current.programDate = line.slice(25)
+    else if (line.startsWith('#EXT-X-PART:')) {
+      current.parts.push({
+        number: Number(/part(\d+)\./.exec(attribute(line.slice(12), 'URI') ?? '')?.[1]),
+        duration: Number(attribute(line.slice(12), 'DURATION')),
+        independent: attribute(line.slice(12), 'INDEPENDENT') === 'YES',
+      })
+    } else if (line.startsWith('#EXTINF:')) current.duration = Number.parseFloat(line.slice(8))
+    else if (!line.startsWith('#')) {
+      segments.push({
+        msn: msn++,
+        uri: line,
+        duration: current.duration,
+        programDate: current.programDate,
+        parts: current.parts,
+      })
+      current = { parts: [] }
+    }
+  }
+  if (current.parts.length > 0) {
+    segments.push({
+      msn,
+      uri: undefined,
+      duration: undefined,
+      ...current,
+      programDate: current.programDate,
+    })
+  }
+  const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\./.exec(text)?.[1]
+  return {
+    partTarget,
+    holdBack,
+    targetDuration: Number(tag('EXT-X-TARGETDURATION')),
+    canBlock: (tag('EXT-X-SERVER-CONTROL') ?? '').includes('CAN-BLOCK-RELOAD=YES'),
+    segments,
+    parts: segments.flatMap((segment) => segment.parts),
+    hint: hint === undefined ? undefined : Number(hint),
+  }
+}
+
+/**
+ * The rules of RFC 8216bis an LL-HLS packager must keep, checked on every playlist it published:
+ * what each says on its own, and how each follows the one before.
+ */
+function checkPlaylists(texts: readonly string[], partsPerSegment: number) {
+  expect(texts.length).toBeGreaterThan(partsPerSegment)
+  let previous: ReturnType<typeof parsePlaylist> | undefined
+  for (const text of texts) {
+    const playlist = parsePlaylist(text)
+    expect(playlist.canBlock).toBe(true)
+    expect(playlist.holdBack).toBeGreaterThanOrEqual(3 * playlist.partTarget - 1e-9)
+    for (const part of playlist.parts)
+      expect(part.duration).toBeLessThanOrEqual(playlist.partTarget)
+    for (const segment of playlist.segments) {
+      expect(segment.programDate, text).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/)
+      if (segment.duration !== undefined) {
+        expect(Math.round(segment.duration)).toBeLessThanOrEqual(playlist.targetDuration)
+        if (segment.parts.length > 0) {
+          const sum = segment.parts.reduce((total, part) => total + part.duration, 0)
+          expect(Math.abs(sum - segment.duration)).toBeLessThan(0.001)
+          expect(segment.parts).toHaveLength(partsPerSegment)
+        }
+      }
+      // A segment starts with a part that decodes alone.
+      if (segment.parts.length > 0) expect(segment.parts[0]?.independent).toBe(true)
+    }
+    // Parts are numbered without a gap, and the hint is always the next one.
+    const numbers = playlist.parts.map((part) => part.number)
+    expect(numbers).toEqual(numbers.map((_, i) => (numbers[0] ?? 0) + i))
+    expect(playlist.hint).toBe((numbers.at(-1) ?? -1) + 1)
+    // Media sequences run on without a gap.
+    const msns = playlist.segments.map((segment) => segment.msn)
+    expect(msns).toEqual(msns.map((_, i) => (msns[0] ?? 0) + i))
+    if (previous !== undefined) {
+      // One part more each time: nothing skipped, nothing repeated.
+      expect(playlist.hint).toBe((previous.hint ?? 0) + 1)
+      expect(playlist.segments[0]?.msn).toBeGreaterThanOrEqual(previous.segments[0]?.msn ?? 0)
+    }
+    previous = playlist
+  }
+  return previous
+}
+
+const fetchBytes = async (path: string) =>
+  Buffer.from(await (await fetch(`${origin.url}${path}`)).arrayBuffer())
+
+function decodeWithFfmpeg(
+  input: Buffer,
+  format: string,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const ffmpeg = spawn('ffmpeg', ['-v', 'error', '-f', format, '-i', 'pipe:0', '-f', 'null', '-'])
+    let stderr = ''
+    ffmpeg.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    ffmpeg.stdin.on('error', () => {})
+    ffmpeg.once('close', (code) => resolve({ code, stderr }))
+    ffmpeg.stdin.end(input)
+  })
+}
+
+describe.skipIf(ffmpegMissing !== undefined)('LL-HLS packager fed by ffmpeg', () => {
+  it('keeps the playlist rules for 60 s, marks key frames INDEPENDENT, and every segment decodes', {
+    timeout: 120_000,
+  }, async () => {
+    const playlists: string[] = []
+    const ffmpeg = startFfmpegFmp4()
+    const packaging = runLlHlsPackager(origin.url, ffmpeg.stdout, {
+      onPlaylist: (text) => playlists.push(text),
+    })
+    packaging.catch(() => {})
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 60_000))
+    } finally {
+      ffmpeg.kill('SIGTERM')
+      await packaging.catch(() => {})
+    }
+    const last = checkPlaylists(playlists, 5)
+    // About five parts a second for a minute, give or take the encoder's start.
+    expect(playlists.length).toBeGreaterThan(250)
+    const init = await fetchBytes('/live/ll/init.mp4')
+    const defaults = trackDefaults(init.subarray(init.readUInt32BE(0)))
+    for (const segment of last?.segments ?? []) {
+      if (segment.uri !== undefined) {
+        const decoded = await decodeWithFfmpeg(
+          Buffer.concat([init, await fetchBytes(`/live/ll/${segment.uri}`)]),
+          'mp4',
+        )
+        expect(decoded, segment.uri).toEqual({ code: 0, stderr: '' })
+      }
+      // What the playlist says of a part is what the part's media says.
+      for (const part of segment.parts) {
+        const bytes = await fetchBytes(`/live/ll/part${part.number}.m4s`)
+        const info = fragmentInfo(bytes.subarray(0, bytes.readUInt32BE(0)), defaults)
+        expect(info.independent).toBe(part.independent)
+        expect(info.duration).toBeCloseTo(part.duration, 4)
+      }
+    }
+    // Parts and segments that left the window are deleted from the origin.
+    expect((await fetch(`${origin.url}/live/ll/part0.m4s`)).status).toBe(404)
+    expect((await fetch(`${origin.url}/live/ll/seg0.m4s`)).status).toBe(404)
+  })
+
+  it('is played by a player without LL support (ffmpeg reads the whole segments)', {
+    timeout: 60_000,
+  }, async () => {
+    running.push(startFeed(origin.url, 'll'))
+    await expect
+      .poll(async () => (await fetch(`${origin.url}${MODES.ll.manifest}`)).status, {
+        timeout: 10_000,
+      })
+      .toBe(200)
+    const played = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const ffmpeg = spawn('ffmpeg', [
+        ...['-v', 'error', '-i', `${origin.url}${MODES.ll.manifest}`],
+        ...['-t', '3', '-f', 'null', '-'],
+      ])
+      let stderr = ''
+      ffmpeg.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+      ffmpeg.once('close', (code) => resolve({ code, stderr }))
+    })
+    expect(played).toEqual({ code: 0, stderr: '' })
+  })
+})
+
+describe('LL-HLS from the built-in generator', () => {
+  it('keeps the playlist rules with MPEG-TS parts, each decodable', {
+    timeout: 30_000,
+  }, async () => {
+    const playlists: string[] = []
+    const feed = new AbortController()
+    const generating = runGenerator(origin.url, {
+      lowLatency: true,
+      signal: feed.signal,
+      onPlaylist: (text) => playlists.push(text),
+    })
+    generating.catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    feed.abort()
+    await generating.catch(() => {})
+    const last = checkPlaylists(playlists, 5)
+    if (ffmpegMissing === undefined) {
+      for (const part of last?.parts ?? []) {
+        const decoded = await decodeWithFfmpeg(
+          await fetchBytes(`/live/ll/part${part.number}.ts`),
+          'mpegts',
+        )
+        expect(decoded).toEqual({ code: 0, stderr: '' })
+      }
+    }
+  })
+})
+
+/** Plays `mode` in Chromium until `until` holds of the page's state; returns that state. */
+async function play(mode: Mode, until: string) {
+  await publishPlayer(origin.url)
+  running.push(startFeed(origin.url, mode))
+  const browser = await launchChromium()
+  try {
+    const page = await browser.newPage()
+    const pageErrors: string[] = []
+    page.on('pageerror', (error) => pageErrors.push(error.message))
+    await page.goto(`${origin.url}${MODES[mode].page}`)
+    // Page code runs in the browser: passed as text, as this file is type-checked without the DOM.
+    await page.waitForFunction(until, undefined, { timeout: 30_000, polling: 250 })
+    // Let the player settle at its distance from live, then read it as a person would.
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    const state = (await page.evaluate(
+      'Object.assign({ time: document.querySelector("video").currentTime }, window.playerState)',
+    )) as { errors: string[]; parts: number; latency: number; mode: string; time: number }
+    return { state, pageErrors, painted: await paintedShare(page) }
+  } finally {
+    await browser.close()
+  }
+}
+
+describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
+  'players in Chromium',
+  () => {
+    it('hls.js plays LL-HLS: parts are loaded, playback advances, latency well under 3 s', {
+      timeout: 60_000,
+    }, async () => {
+      const played = await play(
+        'll',
+        'window.playerState.parts >= 10 && window.playerState.latency !== undefined',
+      )
+      expect(played.pageErrors).toEqual([])
+      expect(played.state.errors.filter((error) => error.includes('fatal'))).toEqual([])
+      expect(played.state.mode).toBe('LL-HLS')
+      expect(played.state.time).toBeGreaterThan(1)
+      expect(played.state.latency).toBeGreaterThan(0)
+      expect(played.state.latency).toBeLessThan(3)
+      expect(played.painted).toBeGreaterThan(0.01)
+    })
+
+    it('dash.js plays LL-DASH from segments read while they are encoded, latency under 3 s', {
+      timeout: 60_000,
+    }, async () => {
+      const played = await play(
+        'dash',
+        'window.playerState.fragments >= 3 && window.playerState.latency !== undefined',
+      )
+      expect(played.pageErrors).toEqual([])
+      expect(played.state.errors).toEqual([])
+      expect(played.state.time).toBeGreaterThan(1)
+      expect(played.state.latency).toBeGreaterThan(0)
+      expect(played.state.latency).toBeLessThan(3)
+      expect(played.painted).toBeGreaterThan(0.01)
+    })
+  },
+)

@@ -44,13 +44,17 @@ async function readAll(url: string): Promise<{ status: number; body: Buffer; hea
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Waits until the server has `written` bytes of the live object at `url` (HEAD says it is live). */
+/** Waits until the object at `url` is being uploaded (HEAD: 200 with no length yet). */
 async function untilLive(url: string): Promise<void> {
   await expect
-    .poll(async () => (await fetch(url, { method: 'HEAD' })).headers.get('cache-control'), {
-      timeout: 5000,
-    })
-    .toBe('no-cache')
+    .poll(
+      async () => {
+        const head = await fetch(url, { method: 'HEAD' })
+        return head.status === 200 && head.headers.get('content-length') === null
+      },
+      { timeout: 5000 },
+    )
+    .toBe(true)
 }
 
 describe('live objects', () => {

@@ -41,7 +41,10 @@ async function streamLive(
   res: ServerResponse,
   metrics: ChunkedMetrics,
 ): Promise<void> {
-  res.writeHead(200, { ...upload.headers, 'Cache-Control': 'no-cache' })
+  // The upload's content headers, Cache-Control included, as the finished object will have them:
+  // a cache may keep what it streams (an aborted upload ends the response abnormally, which no
+  // cache keeps), so edges in front of the origin fetch each live object once.
+  res.writeHead(200, upload.headers)
   if (req.method === 'HEAD') {
     res.end()
     return

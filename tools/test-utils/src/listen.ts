@@ -13,13 +13,14 @@ export interface ListeningServer {
 }
 
 /**
- * Starts `server` on port 0 of `host` and tracks its connections so that `close()` cannot hang on a
+ * Starts `server` on port 0 of `host` (or on `port`: a server that comes back where it was) and tracks its connections so that `close()` cannot hang on a
  * keep-alive or half-finished socket (the ky test-server pattern: close all connections, then
  * await `close()`). Inside a test, the server is closed when the test finishes.
  */
 export async function listen(
   server: NetServer | HttpServer,
   host = '127.0.0.1',
+  port = 0,
 ): Promise<ListeningServer> {
   const sockets = new Set<Socket>()
   server.on('connection', (socket: Socket) => {
@@ -28,18 +29,18 @@ export async function listen(
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject)
       resolve()
     })
   })
-  const { port } = server.address() as AddressInfo
+  const bound = (server.address() as AddressInfo).port
   const urlHost = host.includes(':') ? `[${host}]` : host
   let closing: Promise<void> | undefined
   const listening: ListeningServer = {
-    url: `http://${urlHost}:${port}`,
+    url: `http://${urlHost}:${bound}`,
     host,
-    port,
+    port: bound,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => {

@@ -1,0 +1,98 @@
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { cleanUpAfterTest } from './cleanup.js'
+import { missingTool } from './tool.js'
+
+const execFileAsync = promisify(execFile)
+
+/** Why `varnishd` cannot run here (the tests that need it skip, or fail under SLUICE_REQUIRE_TOOLS). */
+export function missingVarnish(): string | undefined {
+  return missingTool('varnishd', ['-V'])
+}
+
+/** A free TCP port on 127.0.0.1 (free a moment ago: the caller binds it at once). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (typeof address !== 'object' || address === null) throw new Error('no port')
+  return address.port
+}
+
+/** A running `varnishd`. */
+export interface Varnish {
+  readonly url: string
+  readonly port: number
+  /** `varnishadm` on this instance: `backend.list`, `ban`… */
+  admin(...args: string[]): Promise<string>
+  /** Whether its backends' probes say healthy, by backend name. */
+  backendHealth(): Promise<Map<string, 'healthy' | 'sick'>>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a real `varnishd` in the foreground on a free port of 127.0.0.1 with `vcl` (the text of
+ * a VCL file) and a private working directory, memory storage of `storage` (default 256m); resolves
+ * once it answers. Inside a test, it is stopped and its directory removed when the test finishes.
+ */
+export async function startVarnish(vcl: string, storage = '256m'): Promise<Varnish> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-varnish-'))
+  const vclPath = join(dir, 'edge.vcl')
+  await writeFile(vclPath, vcl)
+  const port = await freePort()
+  const workdir = join(dir, 'work')
+  const child = spawn(
+    'varnishd',
+    [
+      ...['-F', '-j', 'none', '-n', workdir, '-a', `127.0.0.1:${port}`, '-f', vclPath],
+      ...['-s', `malloc,${storage}`, '-p', 'thread_pool_min=50', '-p', 'thread_pool_max=2000'],
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  let stderr = ''
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const admin = async (...args: string[]) =>
+    (await execFileAsync('varnishadm', ['-n', workdir, ...args])).stdout
+  const varnish: Varnish = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    admin,
+    async backendHealth() {
+      const health = new Map<string, 'healthy' | 'sick'>()
+      for (const line of (await admin('backend.list')).split('\n').slice(1)) {
+        const [name, , , state] = line.trim().split(/\s+/)
+        if (name && (state === 'healthy' || state === 'sick')) health.set(name, state)
+      }
+      return health
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+  cleanUpAfterTest(varnish.stop)
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (child.exitCode !== null) break
+    const answered = await fetch(`${varnish.url}/`, { method: 'OPTIONS' }).then(
+      () => true,
+      () => false,
+    )
+    if (answered) return varnish
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await varnish.stop()
+  throw new Error(`varnishd did not start: ${stderr.trim().split('\n').slice(-5).join(' / ')}`)
+}

@@ -8,11 +8,11 @@ import { execFile, spawn } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { type IncomingMessage, request } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
+import { ingest, measureLatency, readExact } from './live-http.js'
 import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
@@ -38,67 +38,6 @@ async function startOrigin(name: string, args: readonly string[] = []) {
   return { server, root }
 }
 
-function get(url: string): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false }, resolve)
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/** A chunked PUT the caller writes to; `status` settles with the server's answer. */
-function openPut(url: string) {
-  const req = request(url, {
-    method: 'PUT',
-    agent: false,
-    headers: { 'transfer-encoding': 'chunked' },
-  })
-  req.setNoDelay(true)
-  const status = new Promise<number>((resolve, reject) => {
-    req.on('error', reject)
-    req.on('response', (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-  })
-  return { req, status }
-}
-
-/** PUTs `payload` in 64 KiB chunks as fast as the server takes them. */
-function ingest(url: string, payload: Buffer): Promise<number> {
-  const { req, status } = openPut(url)
-  let offset = 0
-  const write = () => {
-    while (offset < payload.length) {
-      const chunk = payload.subarray(offset, offset + 64 * 1024)
-      offset += chunk.length
-      if (!req.write(chunk)) {
-        req.once('drain', write)
-        return
-      }
-    }
-    req.end()
-  }
-  write()
-  return status
-}
-
-/** Reads a live object and compares every byte with `payload`; resolves with the bytes read. */
-async function readExact(url: string, payload: Buffer): Promise<number> {
-  const res = await get(url)
-  if (res.statusCode !== 200) throw new Error(`reader got ${res.statusCode}`)
-  let position = 0
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    if (!chunk.equals(payload.subarray(position, position + chunk.length))) {
-      throw new Error(`byte mismatch at ${position}`)
-    }
-    position += chunk.length
-  }
-  if (position !== payload.length)
-    throw new Error(`reader got ${position} of ${payload.length} bytes`)
-  return position
-}
-
 async function liveFanOut(payload: Buffer) {
   const { server } = await startOrigin('live', ['-w', '30000'])
   const rss = server.child.pid ? samplePeakRss(server.child.pid, 20) : undefined
@@ -120,44 +59,15 @@ async function liveFanOut(payload: Buffer) {
   }
 }
 
-/** Chunks of 64 bytes, each starting with its send time; `listeners` readers note the delay. */
+/** Ingest → reader latency of 64-byte records on a fresh origin. */
 async function latency(listeners: number, chunks: number, perSecond: number) {
   const { server } = await startOrigin('latency', ['-w', '30000'])
-  const delays: number[] = []
   try {
-    const reading = Array.from({ length: listeners }, async () => {
-      const res = await get(`${server.url}/lat.bin`)
-      let pending = Buffer.alloc(0)
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        const now = process.hrtime.bigint()
-        pending = Buffer.concat([pending, chunk])
-        while (pending.length >= 64) {
-          delays.push(Number(now - pending.readBigUInt64LE(0)) / 1e6)
-          pending = pending.subarray(64)
-        }
-      }
-    })
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    const { req, status } = openPut(`${server.url}/lat.bin`)
-    const begin = performance.now()
-    for (let sent = 0; sent < chunks; sent++) {
-      // Paced on the clock, not on the previous send: `perSecond` on average.
-      const due = begin + (sent * 1000) / perSecond - performance.now()
-      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
-      const record = Buffer.alloc(64)
-      record.writeBigUInt64LE(process.hrtime.bigint(), 0)
-      req.write(record)
-    }
-    req.end()
-    await status
-    await Promise.all(reading)
+    const urls = Array.from({ length: listeners }, () => `${server.url}/lat.bin`)
+    return await measureLatency(`${server.url}/lat.bin`, urls, chunks, perSecond)
   } finally {
     await server.stop()
   }
-  delays.sort((a, b) => a - b)
-  const at = (q: number) =>
-    delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? Number.NaN
-  return { count: delays.length, p50: at(0.5), p99: at(0.99), max: delays.at(-1) ?? Number.NaN }
 }
 
 /** MiB/s of `count` concurrent curl downloads of `url`. */

@@ -1,5 +1,15 @@
 import { spawn } from 'node:child_process'
-import { chromiumPath, launchChromium, missingTool, paintedShare } from '@sluice/test-utils'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import {
+  chromiumPath,
+  launchChromium,
+  missingTool,
+  missingVarnish,
+  paintedShare,
+  scrapeMetrics,
+  startVarnish,
+} from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Feed, MODES, type Mode, startFeed } from './feeds.js'
 import { startFfmpegFmp4 } from './ffmpeg.js'
@@ -11,6 +21,8 @@ import { originForEachTest } from './test-origin.js'
 
 const chromiumMissing = missingTool(chromiumPath)
 const ffmpegMissing = missingTool('ffmpeg', ['-version'])
+const varnishMissing = missingVarnish()
+const VCL = fileURLToPath(new URL('../../../deploy/varnish/chunked-edge.vcl', import.meta.url))
 
 const origin = originForEachTest()
 const running: Feed[] = []
@@ -296,3 +308,57 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
     })
   },
 )
+
+describe.skipIf(
+  chromiumMissing !== undefined || ffmpegMissing !== undefined || varnishMissing !== undefined,
+)('LL-HLS through a Varnish edge', () => {
+  it('plays in hls.js through the edge, which coalesces the players’ blocking reloads', {
+    timeout: 90_000,
+  }, async () => {
+    await publishPlayer(origin.url)
+    running.push(startFeed(origin.url, 'll'))
+    const port = new URL(origin.url).port
+    const vcl = (await readFile(VCL, 'utf8')).replace('.port = "9094";', `.port = "${port}";`)
+    const edge = await startVarnish(vcl)
+    await expect
+      .poll(async () => [...(await edge.backendHealth()).values()], { timeout: 15_000 })
+      .toEqual(['healthy'])
+    const browser = await launchChromium()
+    try {
+      let blocking = 0
+      const players = await Promise.all(
+        [0, 1].map(async () => {
+          const page = await browser.newPage()
+          page.on('request', (request) => {
+            if (request.url().includes('_HLS_msn=')) blocking++
+          })
+          await page.goto(`${edge.url}${MODES.ll.page}`)
+          return page
+        }),
+      )
+      for (const page of players) {
+        await page.waitForFunction(
+          'window.playerState.parts >= 15 && window.playerState.latency !== undefined',
+          undefined,
+          { timeout: 40_000, polling: 250 },
+        )
+      }
+      const states = (await Promise.all(
+        players.map((page) => page.evaluate('window.playerState')),
+      )) as Array<{ errors: string[]; latency: number; mode: string }>
+      for (const state of states) {
+        expect(state.mode).toBe('LL-HLS')
+        expect(state.errors.filter((error) => error.includes('fatal'))).toEqual([])
+        expect(state.latency).toBeLessThan(3)
+      }
+      const metrics = await scrapeMetrics(`${origin.url}/metrics`)
+      const atOrigin = metrics.get('chunked_server_gets_total{state="reload",prefix="/live"}') ?? 0
+      // Two players asking for the same parts: the edge sends most of their reloads once.
+      expect(blocking).toBeGreaterThan(20)
+      expect(atOrigin).toBeGreaterThan(0)
+      expect(atOrigin).toBeLessThan(blocking * 0.75)
+    } finally {
+      await browser.close()
+    }
+  })
+})

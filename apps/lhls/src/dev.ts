@@ -23,11 +23,20 @@ await serve([{ server, name: '[lhls] chunked-server', host: '127.0.0.1', port }]
 const origin = `http://127.0.0.1:${port}`
 await publishPlayer(origin)
 const feed = startFeed(origin, mode, generator)
+let stopping = false
 feed.done.catch((error: Error) => {
+  if (stopping) return
   console.error(`[lhls] the feed stopped: ${error.message}`)
   process.exitCode = 1
 })
-process.once('exit', () => void feed.stop())
+// The feed stops first on a signal (before the origin drains), and with the process in any case.
+const stop = () => {
+  stopping = true
+  void feed.stop()
+}
+process.prependOnceListener('SIGINT', stop)
+process.prependOnceListener('SIGTERM', stop)
+process.once('exit', stop)
 console.log(
   generator
     ? '[lhls] feed: built-in generator, standard HLS (silent MP3 audio in MPEG-TS; install ffmpeg for video, LL-HLS and LL-DASH)'

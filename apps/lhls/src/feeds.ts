@@ -50,8 +50,10 @@ function ffmpegFeed(ffmpeg: ChildProcess, also?: Promise<void>): Feed {
   done.catch(() => {})
   return {
     done,
+    // A live encoder has nothing to finish: it is killed. It runs in a process group of its own
+    // (`detached`), so that a Ctrl-C reaches only this process, which stops it here.
     async stop() {
-      ffmpeg.kill('SIGTERM')
+      ffmpeg.kill('SIGKILL')
       await done.catch(() => {})
     },
   }

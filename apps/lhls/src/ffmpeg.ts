@@ -43,7 +43,7 @@ export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): Chi
     ...['-method', 'PUT', '-http_persistent', '1'],
     `${origin}${playlist}`,
   ]
-  return spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'inherit'] })
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
 }
 
 /**
@@ -60,7 +60,7 @@ export function startFfmpegFmp4(): ChildProcessByStdio<null, Readable, null> {
     ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
     ...['-frag_duration', '200000', 'pipe:1'],
   ]
-  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
 }
 
 /**
@@ -80,7 +80,7 @@ export function startFfmpegDash(origin: string, manifest = '/live/dash/stream.mp
     ...['-method', 'PUT', '-http_persistent', '1'],
     `${origin}${manifest}`,
   ]
-  const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'pipe'] })
+  const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true })
   // Said once at start when writing over HTTP, where nothing is renamed: not worth a user's eye.
   const lines = createInterface({ input: ffmpeg.stderr })
   lines.on('line', (line) => {

@@ -1,4 +1,7 @@
 import { existsSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runCli } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
@@ -134,6 +137,24 @@ describe('scratchDir', () => {
       expect(dir).toMatch(/sluice-scratch-test-/)
       expect(run.code).toBe(how === 'ok' ? 0 : 1)
       expect(existsSync(dir)).toBe(false)
+    }
+  })
+
+  it('removes what a killed process left behind, and only that', async () => {
+    const parent = tmpdir()
+    const dead = join(parent, 'sluice-scratch-test-999999999-abc')
+    const alive = join(parent, `sluice-scratch-test-${process.pid}-abc`)
+    await mkdir(dead, { recursive: true })
+    await mkdir(alive, { recursive: true })
+    try {
+      const run = await runCli(process.execPath, ['--import', 'tsx', FIXTURE, 'ok'], {
+        timeoutMs: 30_000,
+      })
+      expect(run.code).toBe(0)
+      expect(existsSync(dead)).toBe(false)
+      expect(existsSync(alive)).toBe(true)
+    } finally {
+      await rm(alive, { recursive: true, force: true })
     }
   })
 })

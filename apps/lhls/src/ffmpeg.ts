@@ -7,6 +7,24 @@ export function ffmpegAvailable(): boolean {
   return spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0
 }
 
+/** A test picture made in real time (`-re`); ffmpeg says nothing but errors. */
+const LIVE_PICTURE = [
+  ...['-hide_banner', '-loglevel', 'error', '-re'],
+  ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+]
+
+/** H.264 for low latency: no B-frames, a key frame every second exactly (25 frames at 25 fps). */
+const KEY_FRAME_EVERY_SECOND = [
+  ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
+  ...['-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0'],
+]
+
+/**
+ * ffmpeg runs in a process group of its own: a Ctrl-C reaches only the demo, which stops its feed
+ * itself.
+ */
+const OWN_GROUP = { detached: true } as const
+
 /**
  * ffmpeg's HLS muxer publishing a generated test picture and tone to the origin over HTTP PUT
  * (each segment streamed as it is encoded, 1 s segments, old ones deleted with DELETE; each
@@ -14,8 +32,7 @@ export function ffmpegAvailable(): boolean {
  */
 export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): ChildProcess {
   const args = [
-    ...['-hide_banner', '-loglevel', 'error', '-re'],
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
+    ...LIVE_PICTURE,
     ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
     ...[
       '-c:v',
@@ -43,7 +60,7 @@ export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): Chi
     ...['-method', 'PUT', '-http_persistent', '1'],
     `${origin}${playlist}`,
   ]
-  return spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'inherit'], ...OWN_GROUP })
 }
 
 /**
@@ -53,14 +70,12 @@ export function startFfmpeg(origin: string, playlist = '/live/stream.m3u8'): Chi
  */
 export function startFfmpegFmp4(): ChildProcessByStdio<null, Readable, null> {
   const args = [
-    ...['-hide_banner', '-loglevel', 'error', '-re'],
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
-    ...['-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0'],
+    ...LIVE_PICTURE,
+    ...KEY_FRAME_EVERY_SECOND,
     ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
     ...['-frag_duration', '200000', 'pipe:1'],
   ]
-  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'], ...OWN_GROUP })
 }
 
 /**
@@ -70,17 +85,15 @@ export function startFfmpegFmp4(): ChildProcessByStdio<null, Readable, null> {
  */
 export function startFfmpegDash(origin: string, manifest = '/live/dash/stream.mpd'): ChildProcess {
   const args = [
-    ...['-hide_banner', '-loglevel', 'error', '-re'],
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
-    ...['-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-bf', '0'],
+    ...LIVE_PICTURE,
+    ...KEY_FRAME_EVERY_SECOND,
     ...['-f', 'dash', '-ldash', '1', '-streaming', '1', '-seg_duration', '1'],
     ...['-frag_type', 'duration', '-frag_duration', '0.2', '-window_size', '6'],
     ...['-remove_at_exit', '1', '-use_template', '1', '-use_timeline', '0'],
     ...['-method', 'PUT', '-http_persistent', '1'],
     `${origin}${manifest}`,
   ]
-  const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true })
+  const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'inherit', 'pipe'], ...OWN_GROUP })
   // Said once at start when writing over HTTP, where nothing is renamed: not worth a user's eye.
   const lines = createInterface({ input: ffmpeg.stderr })
   lines.on('line', (line) => {

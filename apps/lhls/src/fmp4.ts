@@ -18,27 +18,41 @@ const MAX_BOX_BYTES = 64 * 1024 * 1024
 export async function* topLevelBoxes(stream: Readable): AsyncGenerator<TopLevelBox> {
   let pending: Buffer[] = []
   let pendingBytes = 0
+  // Bytes the box at the head needs before it can be read: its header, then all of it. Chunks
+  // are joined only then, so a box that arrives in many chunks is copied once.
+  let needed = 8
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     pending.push(chunk)
     pendingBytes += chunk.length
-    let buffer = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes)
+    if (pendingBytes < needed) continue
+    const buffer = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes)
     let offset = 0
     for (;;) {
-      if (buffer.length - offset < 8) break
+      const left = buffer.length - offset
+      if (left < 8) {
+        needed = 8
+        break
+      }
       let size = buffer.readUInt32BE(offset)
       const type = buffer.toString('latin1', offset + 4, offset + 8)
       if (size === 1) {
-        if (buffer.length - offset < 16) break
+        if (left < 16) {
+          needed = 16
+          break
+        }
         size = Number(buffer.readBigUInt64BE(offset + 8))
       }
       if (size < 8 || size > MAX_BOX_BYTES) throw new Error(`bad MP4 box ${type} of ${size} bytes`)
-      if (buffer.length - offset < size) break
+      if (left < size) {
+        needed = size
+        break
+      }
       yield { type, data: buffer.subarray(offset, offset + size) }
       offset += size
     }
-    buffer = buffer.subarray(offset)
-    pending = buffer.length > 0 ? [buffer] : []
-    pendingBytes = buffer.length
+    const rest = buffer.subarray(offset)
+    pending = rest.length > 0 ? [rest] : []
+    pendingBytes = rest.length
   }
   if (pendingBytes > 0) throw new Error(`the MP4 stream ended inside a box (${pendingBytes} bytes)`)
 }

@@ -25,6 +25,37 @@ export interface GeneratorOptions {
   readonly signal?: AbortSignal
 }
 
+/** Silent MP3 frames muxed into MPEG-TS, handed out in real time: never ahead of the audio clock. */
+class LiveAudio {
+  readonly #muxer = new AudioTsMuxer()
+  readonly #frame = silentMp3Frame()
+  readonly #started = performance.now()
+  /** The wall clock of the first sample: each segment's program date time counts from it. */
+  readonly startedAt = Date.now()
+  #index = 0
+
+  /** Frames handed out so far. */
+  get index(): number {
+    return this.#index
+  }
+
+  /** The stream's tables, which start every segment (and part) so that it decodes alone. */
+  tables(): Buffer {
+    return this.#muxer.tables()
+  }
+
+  /** The next `count` frames, once they are due. */
+  async frames(count: number, signal: AbortSignal | undefined): Promise<Buffer> {
+    const chunk: Buffer[] = []
+    for (let i = 0; i < count; i++) {
+      chunk.push(this.#muxer.frame(this.#frame, 90_000 + this.#index++ * FRAME_TICKS))
+    }
+    const due = this.#started + this.#index * FRAME_SECONDS * 1000 - performance.now()
+    if (due > 0) await sleep(due, undefined, signal ? { signal } : {})
+    return Buffer.concat(chunk)
+  }
+}
+
 /**
  * The generator's LL-HLS feed: silent MP3 in MPEG-TS parts, each starting with its own tables
  * (so that every part decodes alone: all are INDEPENDENT), written in real time into the part's
@@ -44,26 +75,19 @@ async function runLowLatency(origin: string, options: GeneratorOptions): Promise
     ...(options.window === undefined ? {} : { window: options.window }),
     ...(options.onPlaylist === undefined ? {} : { onPlaylist: options.onPlaylist }),
   })
-  const muxer = new AudioTsMuxer()
-  const frame = silentMp3Frame()
-  const started = performance.now()
-  const startedAt = Date.now()
-  let frameIndex = 0
+  const audio = new LiveAudio()
   try {
     while (!signal?.aborted) {
-      const partStart = frameIndex
-      const frames = Math.min(framesPerPart, segmentFrames - (frameIndex % segmentFrames))
-      await publisher.beginPart(frameIndex % segmentFrames === 0)
-      await publisher.write(muxer.tables())
+      const partStart = audio.index
+      const frames = Math.min(framesPerPart, segmentFrames - (partStart % segmentFrames))
+      await publisher.beginPart(partStart % segmentFrames === 0)
+      await publisher.write(audio.tables())
       for (let written = 0; written < frames; written += framesPerChunk) {
-        const chunk: Buffer[] = []
-        for (let i = 0; i < Math.min(framesPerChunk, frames - written); i++)
-          chunk.push(muxer.frame(frame, 90_000 + frameIndex++ * FRAME_TICKS))
-        const due = started + frameIndex * FRAME_SECONDS * 1000 - performance.now()
-        if (due > 0) await sleep(due, undefined, signal ? { signal } : {})
-        await publisher.write(Buffer.concat(chunk))
+        await publisher.write(
+          await audio.frames(Math.min(framesPerChunk, frames - written), signal),
+        )
       }
-      const programDate = new Date(startedAt + partStart * FRAME_SECONDS * 1000)
+      const programDate = new Date(audio.startedAt + partStart * FRAME_SECONDS * 1000)
       await publisher.endPart(frames * FRAME_SECONDS, true, programDate)
     }
   } catch (error) {
@@ -88,27 +112,15 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
   const window = options.window ?? 6
   const framesPerChunk = options.framesPerChunk ?? 4
   const signal = options.signal
-  const muxer = new AudioTsMuxer()
-  const frame = silentMp3Frame()
-  const started = performance.now()
-  // The wall clock of the first sample: each segment's EXT-X-PROGRAM-DATE-TIME, which lets a
-  // player tell how far behind real time it plays.
-  const startedAt = Date.now()
+  const audio = new LiveAudio()
   const segmentSeconds = segmentFrames * FRAME_SECONDS
-  let frameIndex = 0
   for (let sequence = 0; !signal?.aborted; sequence++) {
     const upload = startUpload(`${origin}${directory}segment-${sequence}.ts`, SEGMENT_HEADERS)
     try {
-      await upload.write(muxer.tables())
+      await upload.write(audio.tables())
       for (let written = 0; written < segmentFrames; written += framesPerChunk) {
         const count = Math.min(framesPerChunk, segmentFrames - written)
-        const chunk: Buffer[] = []
-        for (let i = 0; i < count; i++)
-          chunk.push(muxer.frame(frame, 90_000 + frameIndex++ * FRAME_TICKS))
-        // Real time: never run ahead of the audio clock.
-        const due = started + frameIndex * FRAME_SECONDS * 1000 - performance.now()
-        if (due > 0) await sleep(due, undefined, signal ? { signal } : {})
-        await upload.write(Buffer.concat(chunk))
+        await upload.write(await audio.frames(count, signal))
       }
       await upload.end()
     } catch (error) {
@@ -124,7 +136,7 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
     ]
     lines.push(`#EXT-X-MEDIA-SEQUENCE:${first}`)
     for (let n = first; n <= sequence; n++) {
-      const programDate = new Date(startedAt + n * segmentSeconds * 1000).toISOString()
+      const programDate = new Date(audio.startedAt + n * segmentSeconds * 1000).toISOString()
       lines.push(`#EXT-X-PROGRAM-DATE-TIME:${programDate}`)
       lines.push(`#EXTINF:${segmentSeconds.toFixed(5)},`, `segment-${n}.ts`)
     }

@@ -10,6 +10,10 @@ import { answerOptions } from './storage.js'
 /** How long a reload is held when the playlist has no target duration, seconds. */
 const DEFAULT_TARGET_DURATION = 6
 
+/** What a reload asks for, in its own words. */
+const asked = (want: ReloadRequest) =>
+  `_HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`}`
+
 function answerWith(req: IncomingMessage, res: ServerResponse, version: PlaylistVersion) {
   const { meta, text, storedAt } = version
   return serveRepresentation(req, res, {
@@ -27,25 +31,27 @@ function answerWith(req: IncomingMessage, res: ServerResponse, version: Playlist
  * playlist's next PUT as often as needed — events, never polling. `400` when what is asked is more
  * than two segments (three parts) ahead of the playlist, `503` when no version brings it within
  * three target durations or the server shuts down, `404` when the playlist is deleted meanwhile.
+ * `want` may be the reason the request's `_HLS_*` parameters are bad: `400`, for a playlist.
  * Returns false, answering nothing, when there is no such playlist (the caller answers as for any
- * object).
+ * object, whose query means nothing).
  */
 export async function blockingReload(
   origin: Origin,
   req: IncomingMessage,
   res: ServerResponse,
   key: string,
-  want: ReloadRequest,
+  want: ReloadRequest | string,
   metrics: ChunkedMetrics,
 ): Promise<boolean> {
   let generation = origin.playlistGeneration(key)
   let version = await origin.playlistVersion(key)
   if (version === undefined) return false
+  if (typeof want === 'string') throw new BadReloadError(want)
   const position = playlistPosition(version.text.toString('latin1'))
   const first = reloadVerdict(position, want)
   if (first === 'too-far') {
     throw new BadReloadError(
-      `_HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`} is too far ahead of the playlist (last segment ${position.lastSegment})`,
+      `${asked(want)} is too far ahead of the playlist (last segment ${position.lastSegment})`,
     )
   }
   const target = position.targetDuration > 0 ? position.targetDuration : DEFAULT_TARGET_DURATION
@@ -63,7 +69,7 @@ export async function blockingReload(
       if (outcome === 'aborted') return true
       if (outcome === 'timeout') {
         throw new ReloadUnavailableError(
-          `no version of ${key} brought _HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`} within ${3 * target} s`,
+          `no version of ${key} brought ${asked(want)} within ${3 * target} s`,
         )
       }
       if (origin.closing) throw new ReloadUnavailableError('the server is shutting down')

@@ -5,6 +5,7 @@ import {
   accessLog,
   bearerChallenge,
   carriesBearer,
+  closeSessionsOnClose,
   hardenServer,
   observeRequest,
   type ReportPaths,
@@ -184,11 +185,7 @@ export function createChunkedServer(options: ChunkedServerOptions): ChunkedServe
     server = plain
   }
   // Held blocking reloads get their 503 as soon as the server stops accepting, not after it drains.
-  const stopAccepting = server.close.bind(server)
-  server.close = ((callback?: (error?: Error) => void) => {
-    handler.releaseHeld()
-    return stopAccepting(callback)
-  }) as typeof server.close
+  closeSessionsOnClose(server, () => handler.releaseHeld())
   server.on('close', () => {
     handler.close()
     log?.close()

@@ -3,7 +3,7 @@ import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
 import { readLive } from '@sluice/internal/live'
 import { refuse } from './answer.js'
 import { blockingReload } from './blocking-reload.js'
-import { BadReloadError, ChunkedServerError, ObjectNotFoundError } from './errors.js'
+import { ChunkedServerError, ObjectNotFoundError } from './errors.js'
 import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, Upload } from './origin.js'
 import { reloadRequest } from './playlist.js'
@@ -95,9 +95,8 @@ export async function readRoute(
   const { metrics } = options
   // A blocking playlist reload: held until the playlist holds what it asks for.
   const reload = waited ? undefined : reloadRequest(req.url)
-  if (reload !== undefined && (await origin.playlistVersion(key)) !== undefined) {
+  if (reload !== undefined) {
     try {
-      if (typeof reload === 'string') throw new BadReloadError(reload)
       if (await blockingReload(origin, req, res, key, reload, metrics)) return
     } catch (error) {
       if (error instanceof ChunkedServerError) return refuse(res, error)

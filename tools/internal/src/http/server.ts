@@ -150,10 +150,13 @@ export function createHttpServer(listener: RequestListener, options: ServerTimeo
 
 /**
  * Makes `server.close()` also call `closeSessions` at once: close() waits for every connection,
- * and upgraded ones (WebSockets) are no longer the HTTP server's to close, so their sessions
- * must be told (1001 Going Away) as soon as the server stops accepting.
+ * and what still holds one (a WebSocket session, no longer the HTTP server's to close; a request
+ * held open on purpose) must be told as soon as the server stops accepting, not after it drains.
  */
-export function closeSessionsOnClose(server: Server, closeSessions: () => void): void {
+export function closeSessionsOnClose(
+  server: AnyServer,
+  closeSessions: () => void,
+): void {
   const stopAccepting = server.close.bind(server)
   server.close = ((callback?: (error?: Error) => void) => {
     closeSessions()

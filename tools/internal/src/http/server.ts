@@ -153,10 +153,7 @@ export function createHttpServer(listener: RequestListener, options: ServerTimeo
  * and what still holds one (a WebSocket session, no longer the HTTP server's to close; a request
  * held open on purpose) must be told as soon as the server stops accepting, not after it drains.
  */
-export function closeSessionsOnClose(
-  server: AnyServer,
-  closeSessions: () => void,
-): void {
+export function closeSessionsOnClose(server: AnyServer, closeSessions: () => void): void {
   const stopAccepting = server.close.bind(server)
   server.close = ((callback?: (error?: Error) => void) => {
     closeSessions()

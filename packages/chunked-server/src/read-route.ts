@@ -108,15 +108,21 @@ export async function readRoute(
     metrics.countGet(key, waited ? 'waited' : 'live')
     return streamLive(origin, upload, req, res, metrics)
   }
-  const meta = await origin.finished(key)
+  const waitMs = waited ? 0 : (requestedWaitMs(req) ?? options.waitMs)
+  const started = Date.now()
+  // Listen for the upload before looking in storage: one that starts while we look is not missed.
+  const gone = new AbortController()
+  const arrival =
+    waitMs > 0 ? origin.waitFor(key, { timeoutMs: waitMs, signal: gone.signal }) : undefined
+  const meta = await origin.finished(key).catch((error: unknown) => {
+    gone.abort()
+    throw error
+  })
   if (meta === undefined) {
-    const waitMs = waited ? 0 : (requestedWaitMs(req) ?? options.waitMs)
-    if (waitMs > 0) {
-      const started = Date.now()
-      const gone = new AbortController()
+    if (arrival !== undefined) {
       const stopWatching = whenClientLeaves(req, res, () => gone.abort())
       metrics.waiting.inc()
-      const outcome = await origin.waitFor(key, { timeoutMs: waitMs, signal: gone.signal })
+      const outcome = await arrival
       metrics.waiting.dec()
       stopWatching()
       if (outcome === 'aborted') return
@@ -126,6 +132,7 @@ export async function readRoute(
     metrics.countGet(key, waited ? 'waited' : 'missing')
     return refuse(res, new ObjectNotFoundError(key))
   }
+  gone.abort()
   metrics.countGet(key, waited ? 'waited' : 'finished')
   const object = await origin.open(key, meta)
   if (object instanceof ChunkedServerError) return refuse(res, object)

@@ -89,6 +89,27 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
     expect(sha256(Buffer.from(await plain.arrayBuffer()))).toBe(sha256(all))
   })
 
+  it('never misses an appender who starts while a ?wait=1 follower is being set up', async () => {
+    // A waiting FOLLOW, then the APPEND of its path a moment later (0 to 3 ms), many times over:
+    // however the two interleave on the server, the follower gets every byte and a clean close.
+    const { ws } = await start()
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    const pair = async (i: number) => {
+      const data = randomBytes(1000 + i)
+      const follower = connect(`${ws}/race/${i}?wait=1`).then(followAll)
+      await pause(i % 4)
+      const appender = await connect(`${ws}/race/${i}`, { 'x-verb': 'APPEND' })
+      await appendAll(appender, [data])
+      const result = await Promise.race([follower, pause(2500).then(() => undefined)])
+      return { i, code: result?.code, same: result?.bytes.equals(data) }
+    }
+    const results = []
+    for (let batch = 0; batch < 40; batch++) {
+      results.push(...(await Promise.all([0, 1, 2, 3, 4].map((j) => pair(batch * 5 + j)))))
+    }
+    expect(results.filter((r) => r.code !== 1000 || !r.same)).toEqual([])
+  })
+
   it('refuses a second appender with 409 before the upgrade, and ?verb=APPEND works too', async () => {
     const { ws } = await start()
     const first = await connect(`${ws}/one?verb=APPEND`)

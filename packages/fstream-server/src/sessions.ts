@@ -261,20 +261,35 @@ export class Sessions {
     const registry = this.#registry
     const appending = () => registry.get(relative)
     const following = { framing, log, sent: (bytes: number) => metrics.countFollowed(bytes) }
-    const opened = await openResource(root, relative)
+    // ?wait=1: the resource appears with its first appender. Listen for it before looking on
+    // disk, so that an appender who starts while we look is not missed.
+    const gone = new AbortController()
+    const arrival = session.wait ? registry.arrival(relative, gone.signal) : undefined
+    const opened = await openResource(root, relative).catch((error: unknown) => {
+      gone.abort()
+      throw error
+    })
     if ('status' in opened) {
-      if (opened.status !== 404 || !session.wait) return opened
-      // ?wait=1: the resource appears with its first appender.
-      if ((session.offset ?? 0) > 0) return new OffsetOutOfRangeError(0, session.offset ?? 0)
+      if (opened.status !== 404 || arrival === undefined) {
+        gone.abort()
+        return opened
+      }
+      if ((session.offset ?? 0) > 0) {
+        gone.abort()
+        return new OffsetOutOfRangeError(0, session.offset ?? 0)
+      }
+      // The connection going away (before or after the upgrade) ends the wait.
+      const { socket } = exchange
+      if (socket.destroyed) gone.abort()
+      else socket.once('close', () => gone.abort())
       const ws = await this.#upgrade(session, exchange)
-      const gone = new AbortController()
-      ws.once('close', () => gone.abort())
-      if (!(await registry.arrival(relative, gone.signal))) return undefined
+      if (!(await arrival)) return undefined
       const arrived = await openResource(root, relative)
       if ('status' in arrived) ws.close(CLOSE.internalError, arrived.message)
       else await runFollow(ws, arrived, 0, appending, following)
       return undefined
     }
+    gone.abort()
     const size = appending()?.size ?? (await opened.stat()).size
     if ((session.offset ?? 0) > size) {
       await opened.close()

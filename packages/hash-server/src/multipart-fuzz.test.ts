@@ -9,7 +9,7 @@ const COUNT = 10_000
 
 describe('multipart fuzzing', () => {
   it(`answers ${COUNT} fuzzed bodies with 200 or 4xx, each within 2 s, as busboy reads them`, {
-    timeout: 90_000,
+    timeout: 180_000,
   }, async () => {
     const fds = () => readdirSync('/proc/self/fd').length
     const fdsBefore = fds()

@@ -13,8 +13,13 @@ if (!(asked in MODES)) {
   process.exit(2)
 }
 const generator = process.env['LHLS_FEED'] === 'generator' || !ffmpegAvailable()
-// Without ffmpeg there is no LL-DASH, and hls.js does not play the generator's MP3 parts.
-const mode: Mode = generator ? 'standard' : (asked as Mode)
+// The generator makes HLS (LL and standard) but no DASH: that needs ffmpeg.
+const mode: Mode = generator && asked === 'dash' ? 'll' : (asked as Mode)
+if (mode !== asked) {
+  console.log(
+    '[lhls] the built-in generator makes no LL-DASH (ffmpeg does): showing LL-HLS instead',
+  )
+}
 // The origin's objects live in a temporary directory removed when the demo stops.
 const root = await scratchDir('sluice-lhls-')
 const server = createOrigin(root)
@@ -39,12 +44,12 @@ process.prependOnceListener('SIGTERM', stop)
 process.once('exit', stop)
 console.log(
   generator
-    ? '[lhls] feed: built-in generator, standard HLS (silent MP3 audio in MPEG-TS; install ffmpeg for video, LL-HLS and LL-DASH)'
+    ? `[lhls] feed: built-in generator, ${MODES[mode].label} (silent AAC audio in MPEG-TS; install ffmpeg for video and LL-DASH)`
     : `[lhls] feed: ffmpeg test picture, ${MODES[mode].label}`,
 )
 console.log(`[lhls] open ${origin}${MODES[mode].page}`)
 for (const [other, info] of Object.entries(MODES)) {
-  if (other !== mode && !generator) {
+  if (other !== mode && !(generator && other === 'dash')) {
     console.log(`[lhls]   ${info.label}: LHLS_MODE=${other} pnpm dev, then ${origin}${info.page}`)
   }
 }

@@ -61,7 +61,8 @@ function ffmpegFeed(ffmpeg: ChildProcess, also?: Promise<void>): Feed {
 
 /**
  * Starts the feed of `mode`: ffmpeg (a test picture, encoded in real time) unless `generator` is
- * asked for, then the built-in generator (silent MP3 audio in MPEG-TS; no LL-DASH).
+ * asked for, then the built-in generator (silent AAC audio in MPEG-TS, LL-HLS or standard HLS; no
+ * LL-DASH).
  */
 export function startFeed(origin: string, mode: Mode, generator = false): Feed {
   if (generator) {

@@ -1,21 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LlPublisher } from './ll-publisher.js'
-import { AudioTsMuxer, FRAME_SECONDS, FRAME_TICKS, silentMp3Frame } from './mpegts.js'
+import { AudioTsMuxer, FRAME_SECONDS, FRAME_TICKS, silentAacFrame } from './mpegts.js'
 import { putObject, startUpload } from './origin.js'
 
 const SEGMENT_HEADERS = { 'Content-Type': 'video/mp2t', 'Cache-Control': 'max-age=60' }
+const SEGMENT_FRAMES = 50
+const FRAMES_PER_CHUNK = 5
 
 export interface GeneratorOptions {
   /** Path of the playlist on the origin (default /live/stream.m3u8); segments go beside it. */
   readonly playlist?: string
-  /** MP3 frames per segment (default 40, 1.04 s). */
+  /** Audio frames per segment (default 50, 1.07 s). */
   readonly segmentFrames?: number
   /** Segments listed in the live playlist (default 6). */
   readonly window?: number
-  /** Frames written per chunk of a segment's upload (default 4, about 0.1 s). */
+  /** Frames written per chunk of a segment's upload (default 5, about 0.1 s). */
   readonly framesPerChunk?: number
   /**
-   * LL-HLS: each segment is also published as parts of `framesPerPart` frames (default 8, about
+   * LL-HLS: each segment is also published as parts of `framesPerPart` frames (default 10, about
    * 0.21 s), with a preload hint and blocking reload (default path /live/ll/stream.m3u8).
    */
   readonly lowLatency?: boolean
@@ -25,10 +27,10 @@ export interface GeneratorOptions {
   readonly signal?: AbortSignal
 }
 
-/** Silent MP3 frames muxed into MPEG-TS, handed out in real time: never ahead of the audio clock. */
+/** Silent AAC frames muxed into MPEG-TS, handed out in real time: never ahead of the audio clock. */
 class LiveAudio {
   readonly #muxer = new AudioTsMuxer()
-  readonly #frame = silentMp3Frame()
+  readonly #frame = silentAacFrame()
   readonly #started = performance.now()
   /** The wall clock of the first sample: each segment's program date time counts from it. */
   readonly startedAt = Date.now()
@@ -57,14 +59,14 @@ class LiveAudio {
 }
 
 /**
- * The generator's LL-HLS feed: silent MP3 in MPEG-TS parts, each starting with its own tables
+ * The generator's LL-HLS feed: silent AAC in MPEG-TS parts, each starting with its own tables
  * (so that every part decodes alone: all are INDEPENDENT), written in real time into the part's
  * upload as the frames are due.
  */
 async function runLowLatency(origin: string, options: GeneratorOptions): Promise<void> {
-  const segmentFrames = options.segmentFrames ?? 40
-  const framesPerPart = options.framesPerPart ?? 8
-  const framesPerChunk = Math.min(options.framesPerChunk ?? 4, framesPerPart)
+  const segmentFrames = options.segmentFrames ?? SEGMENT_FRAMES
+  const framesPerPart = options.framesPerPart ?? 10
+  const framesPerChunk = Math.min(options.framesPerChunk ?? FRAMES_PER_CHUNK, framesPerPart)
   const signal = options.signal
   const publisher = new LlPublisher(origin, {
     playlist: options.playlist ?? '/live/ll/stream.m3u8',
@@ -98,7 +100,7 @@ async function runLowLatency(origin: string, options: GeneratorOptions): Promise
 }
 
 /**
- * The built-in feed when ffmpeg is not installed: a live HLS stream of silent MP3 audio in
+ * The built-in feed when ffmpeg is not installed: a live HLS stream of silent AAC audio in
  * MPEG-TS. Each segment is uploaded with one chunked PUT written in real time (the low-latency
  * part: players can read a segment while it is produced), then the playlist is replaced with the
  * last `window` segments; with `lowLatency`, an LL-HLS stream of parts instead. Resolves when
@@ -108,9 +110,9 @@ export async function runGenerator(origin: string, options: GeneratorOptions = {
   if (options.lowLatency) return runLowLatency(origin, options)
   const playlist = options.playlist ?? '/live/stream.m3u8'
   const directory = playlist.slice(0, playlist.lastIndexOf('/') + 1)
-  const segmentFrames = options.segmentFrames ?? 40
+  const segmentFrames = options.segmentFrames ?? SEGMENT_FRAMES
   const window = options.window ?? 6
-  const framesPerChunk = options.framesPerChunk ?? 4
+  const framesPerChunk = options.framesPerChunk ?? FRAMES_PER_CHUNK
   const signal = options.signal
   const audio = new LiveAudio()
   const segmentSeconds = segmentFrames * FRAME_SECONDS

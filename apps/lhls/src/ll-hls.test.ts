@@ -160,7 +160,7 @@ function decodeWithFfmpeg(
 
 describe.skipIf(ffmpegMissing !== undefined)('LL-HLS packager fed by ffmpeg', () => {
   it('keeps the playlist rules for 60 s, marks key frames INDEPENDENT, and every segment decodes', {
-    timeout: 120_000,
+    timeout: 180_000,
   }, async () => {
     const playlists: string[] = []
     const ffmpeg = startFfmpegFmp4()
@@ -250,10 +250,13 @@ describe('LL-HLS from the built-in generator', () => {
   })
 })
 
-/** Plays `mode` in Chromium until `until` holds of the page's state; returns that state. */
-async function play(mode: Mode, until: string) {
+/**
+ * Plays `mode` (fed by ffmpeg, or by the built-in generator) in Chromium until `until` holds of
+ * the page's state; returns that state.
+ */
+async function play(mode: Mode, until: string, generator = false) {
   await publishPlayer(origin.url)
-  running.push(startFeed(origin.url, mode))
+  running.push(startFeed(origin.url, mode, generator))
   const browser = await launchChromium()
   try {
     const page = await browser.newPage()
@@ -308,6 +311,24 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
     })
   },
 )
+
+describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ffmpeg)', () => {
+  it('hls.js plays its LL-HLS audio parts: parts are loaded, playback advances, latency under 3 s', {
+    timeout: 60_000,
+  }, async () => {
+    const played = await play(
+      'll',
+      'window.playerState.parts >= 10 && window.playerState.latency !== undefined',
+      true,
+    )
+    expect(played.pageErrors).toEqual([])
+    expect(played.state.errors.filter((error) => error.includes('fatal'))).toEqual([])
+    expect(played.state.mode).toBe('LL-HLS')
+    expect(played.state.time).toBeGreaterThan(1)
+    expect(played.state.latency).toBeGreaterThan(0)
+    expect(played.state.latency).toBeLessThan(3)
+  })
+})
 
 describe.skipIf(
   chromiumMissing !== undefined || ffmpegMissing !== undefined || varnishMissing !== undefined,

@@ -1,21 +1,64 @@
-// A minimal MPEG-TS muxer for one MPEG-1 Layer III audio stream: enough for the built-in
-// generator to publish real HLS segments when ffmpeg is not installed.
+// A minimal MPEG-TS muxer for one AAC audio stream (ADTS): enough for the built-in generator to
+// publish real HLS segments and LL-HLS parts when ffmpeg is not installed.
 
 const PACKET = 188
 const PMT_PID = 0x1000
 const AUDIO_PID = 0x100
-/** 90 kHz clock ticks per MP3 frame of 1152 samples at 44.1 kHz. */
-export const FRAME_TICKS = (1152 * 90_000) / 44_100
-export const FRAME_SECONDS = 1152 / 44_100
+/** AAC-LC frames are 1024 samples; at 48 kHz that is exactly 1,920 ticks of the 90 kHz clock. */
+const SAMPLE_RATE = 48_000
+export const FRAME_TICKS = (1024 * 90_000) / SAMPLE_RATE
+export const FRAME_SECONDS = 1024 / SAMPLE_RATE
+/** ADTS's index of 48 kHz in the MPEG-4 sampling frequency table. */
+const SAMPLING_INDEX_48K = 3
+
+/** Writes values MSB-first, bit by bit, into bytes (zero-padded to a whole byte). */
+function packBits(fields: ReadonlyArray<readonly [value: number, bits: number]>): Buffer {
+  const bits: number[] = []
+  for (const [value, width] of fields) {
+    for (let bit = width - 1; bit >= 0; bit--) bits.push(Math.floor(value / 2 ** bit) % 2)
+  }
+  const bytes = Buffer.alloc(Math.ceil(bits.length / 8))
+  bits.forEach((bit, i) => {
+    bytes[i >> 3] = (bytes[i >> 3] ?? 0) | (bit << (7 - (i & 7)))
+  })
+  return bytes
+}
 
 /**
- * One silent MP3 frame: MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, mono, no CRC (header FF FB 90 C0),
- * 417 bytes. Side information all zero means no main data: every decoder outputs silence.
+ * One silent AAC-LC frame in ADTS, mono, 48 kHz: a single channel element whose long window
+ * codes no scale factor band (max_sfb 0), so there are no spectral coefficients and every
+ * decoder outputs 1,024 samples of silence (ISO/IEC 14496-3, raw_data_block).
  */
-export function silentMp3Frame(): Buffer {
-  const frame = Buffer.alloc(417)
-  frame.set([0xff, 0xfb, 0x90, 0xc0])
-  return frame
+export function silentAacFrame(): Buffer {
+  const rawDataBlock = packBits([
+    [0, 3], // id_syn_ele: SCE (single channel element)
+    [0, 4], // element_instance_tag
+    [100, 8], // global_gain (any value: no coefficient uses it)
+    [0, 1], // ics_reserved_bit
+    [0, 2], // window_sequence: ONLY_LONG_SEQUENCE
+    [0, 1], // window_shape
+    [0, 6], // max_sfb: no bands
+    [0, 1], // predictor_data_present
+    [0, 1], // pulse_data_present
+    [0, 1], // tns_data_present
+    [0, 1], // gain_control_data_present
+    [7, 3], // id_syn_ele: END
+  ])
+  const header = packBits([
+    [0xfff, 12], // syncword
+    [0, 1], // ID: MPEG-4
+    [0, 2], // layer
+    [1, 1], // protection_absent: no CRC
+    [1, 2], // profile: AAC LC (audio object type 2, minus one)
+    [SAMPLING_INDEX_48K, 4],
+    [0, 1], // private_bit
+    [1, 3], // channel_configuration: mono
+    [0, 4], // original_copy, home, copyright_identification_bit and _start
+    [7 + rawDataBlock.length, 13], // aac_frame_length, header included
+    [0x7ff, 11], // adts_buffer_fullness: variable bit rate
+    [0, 2], // number_of_raw_data_blocks_in_frame, minus one
+  ])
+  return Buffer.concat([header, rawDataBlock])
 }
 
 const CRC_TABLE = (() => {
@@ -57,7 +100,7 @@ const PAT = section([
   0xe0 | (PMT_PID >> 8),
   PMT_PID & 0xff,
 ])
-/** Program map: one MPEG-1 audio stream (type 0x03) on AUDIO_PID, which also carries the PCR. */
+/** Program map: one AAC stream in ADTS (type 0x0F) on AUDIO_PID, which also carries the PCR. */
 const PMT = section([
   0x02,
   0xb0,
@@ -71,7 +114,7 @@ const PMT = section([
   AUDIO_PID & 0xff,
   0xf0,
   0x00,
-  0x03,
+  0x0f,
   0xe0 | (AUDIO_PID >> 8),
   AUDIO_PID & 0xff,
   0xf0,

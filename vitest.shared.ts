@@ -9,6 +9,9 @@ const config: ViteUserConfig = defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // A condition polled for (a gauge reaching 200 held requests, a file gone) may take seconds
+    // on a loaded machine: 10 s unless a test says otherwise, not vitest's 1 s.
+    expect: { poll: { timeout: 10_000 } },
   },
 })
 

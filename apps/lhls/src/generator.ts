@@ -12,7 +12,7 @@ export interface GeneratorOptions {
   readonly playlist?: string
   /** Audio frames per segment (default 50, 1.07 s). */
   readonly segmentFrames?: number
-  /** Segments listed in the live playlist (default 6). */
+  /** Segments listed in the live playlist (default 6; 12 for LL-HLS). */
   readonly window?: number
   /** Frames written per chunk of a segment's upload (default 5, about 0.1 s). */
   readonly framesPerChunk?: number

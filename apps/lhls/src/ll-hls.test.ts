@@ -92,6 +92,7 @@ function parsePlaylist(text: string) {
     holdBack,
     targetDuration: Number(tag('EXT-X-TARGETDURATION')),
     canBlock: (tag('EXT-X-SERVER-CONTROL') ?? '').includes('CAN-BLOCK-RELOAD=YES'),
+    canSkipUntil: Number(attribute(tag('EXT-X-SERVER-CONTROL') ?? '', 'CAN-SKIP-UNTIL')),
     segments,
     parts: segments.flatMap((segment) => segment.parts),
     hint: hint === undefined ? undefined : Number(hint),
@@ -108,6 +109,8 @@ function checkPlaylists(texts: readonly string[], partsPerSegment: number) {
   for (const text of texts) {
     const playlist = parsePlaylist(text)
     expect(playlist.canBlock).toBe(true)
+    // Delta updates skip nothing newer than six target durations.
+    expect(playlist.canSkipUntil).toBeGreaterThanOrEqual(6 * playlist.targetDuration)
     expect(playlist.holdBack).toBeGreaterThanOrEqual(3 * playlist.partTarget - 1e-9)
     for (const part of playlist.parts)
       expect(part.duration).toBeLessThanOrEqual(playlist.partTarget)
@@ -252,9 +255,10 @@ describe('LL-HLS from the built-in generator', () => {
 
 /**
  * Plays `mode` (fed by ffmpeg, or by the built-in generator) in Chromium until `until` holds of
- * the page's state; returns that state.
+ * the page's state (and, with `deltas`, until that many playlist delta updates were loaded);
+ * returns that state.
  */
-async function play(mode: Mode, until: string, generator = false) {
+async function play(mode: Mode, until: string, { generator = false, deltas = 0 } = {}) {
   await publishPlayer(origin.url)
   running.push(startFeed(origin.url, mode, generator))
   const browser = await launchChromium()
@@ -262,9 +266,21 @@ async function play(mode: Mode, until: string, generator = false) {
     const page = await browser.newPage()
     const pageErrors: string[] = []
     page.on('pageerror', (error) => pageErrors.push(error.message))
+    let deltasLoaded = 0
+    page.on('response', (response) => {
+      if (!response.url().includes('_HLS_skip=')) return
+      response.text().then(
+        (text) => {
+          if (text.includes('#EXT-X-SKIP:SKIPPED-SEGMENTS=')) deltasLoaded++
+        },
+        // A body the browser no longer holds (a reload the player gave up) counts as none.
+        () => {},
+      )
+    })
     await page.goto(`${origin.url}${MODES[mode].page}`)
     // Page code runs in the browser: passed as text, as this file is type-checked without the DOM.
     await page.waitForFunction(until, undefined, { timeout: 30_000, polling: 250 })
+    await expect.poll(() => deltasLoaded, { timeout: 30_000 }).toBeGreaterThanOrEqual(deltas)
     // Let the player settle at its distance from live, then read it as a person would.
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     const state = (await page.evaluate(
@@ -282,9 +298,12 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
     it('hls.js plays LL-HLS: parts are loaded, playback advances, latency well under 3 s', {
       timeout: 60_000,
     }, async () => {
+      // The playlist offers delta updates (CAN-SKIP-UNTIL): hls.js asks for them once the window
+      // holds more than six segments, and merges what the origin sends into what it has.
       const played = await play(
         'll',
         'window.playerState.parts >= 10 && window.playerState.latency !== undefined',
+        { deltas: 3 },
       )
       expect(played.pageErrors).toEqual([])
       expect(played.state.errors.filter((error) => error.includes('fatal'))).toEqual([])
@@ -319,7 +338,7 @@ describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ff
     const played = await play(
       'll',
       'window.playerState.parts >= 10 && window.playerState.latency !== undefined',
-      true,
+      { generator: true },
     )
     expect(played.pageErrors).toEqual([])
     expect(played.state.errors.filter((error) => error.includes('fatal'))).toEqual([])

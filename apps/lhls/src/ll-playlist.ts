@@ -22,8 +22,13 @@ export interface LlPlaylistOptions {
   readonly partTarget: number
   /** `EXT-X-TARGETDURATION`: every segment rounds to it or less, seconds. */
   readonly targetDuration: number
-  /** Complete segments listed (default 6). */
+  /** Complete segments listed (default 12). */
   readonly window?: number
+  /**
+   * `CAN-SKIP-UNTIL`, seconds (default six target durations, the least RFC 8216bis allows): the
+   * origin answers `_HLS_skip` with delta updates that leave out the segments older than that.
+   */
+  readonly canSkipUntil?: number
   /** Complete segments whose parts are still listed (default 2, with the one in progress). */
   readonly partWindow?: number
   /** `EXT-X-MAP` URI (fMP4's init segment), if any. */
@@ -43,7 +48,12 @@ export class LlPlaylist {
   #removed: string[] = []
 
   constructor(options: LlPlaylistOptions) {
-    this.#options = { window: 6, partWindow: 2, ...options }
+    this.#options = {
+      window: 12,
+      partWindow: 2,
+      canSkipUntil: 6 * options.targetDuration,
+      ...options,
+    }
   }
 
   /** The segment in progress, if any. */
@@ -106,13 +116,13 @@ export class LlPlaylist {
 
   /** The playlist text, with `hint` as the preload hint of the next part. */
   render(hint?: string): string {
-    const { partTarget, targetDuration, map } = this.#options
+    const { partTarget, targetDuration, canSkipUntil, map } = this.#options
     const first = this.#segments[0]?.msn ?? this.#nextMsn
     const lines = [
       '#EXTM3U',
       '#EXT-X-VERSION:9',
       `#EXT-X-TARGETDURATION:${targetDuration}`,
-      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${(3 * partTarget).toFixed(3)}`,
+      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${canSkipUntil},PART-HOLD-BACK=${(3 * partTarget).toFixed(3)}`,
       `#EXT-X-PART-INF:PART-TARGET=${partTarget.toFixed(5)}`,
       `#EXT-X-MEDIA-SEQUENCE:${first}`,
     ]

@@ -12,7 +12,7 @@ export interface LlPublisherOptions {
   readonly extension: string
   readonly partTarget: number
   readonly targetDuration: number
-  /** Complete segments listed (default 6). */
+  /** Complete segments listed (default 12). */
   readonly window?: number
   /** `EXT-X-MAP` URI, for fMP4. */
   readonly map?: string
@@ -45,7 +45,7 @@ export class LlPublisher {
     this.#playlist = new LlPlaylist({
       partTarget: options.partTarget,
       targetDuration: options.targetDuration,
-      window: options.window ?? 6,
+      ...(options.window === undefined ? {} : { window: options.window }),
       ...(options.map === undefined ? {} : { map: options.map }),
     })
     this.#headers = { 'Content-Type': options.contentType, 'Cache-Control': 'max-age=60' }

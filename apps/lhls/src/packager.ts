@@ -9,7 +9,7 @@ export interface PackagerOptions {
   readonly partTarget?: number
   /** `EXT-X-TARGETDURATION`, seconds (default 1): the encoder's key frame interval. */
   readonly targetDuration?: number
-  /** Complete segments listed (default 6). */
+  /** Complete segments listed (default 12). */
   readonly window?: number
   /** Told of every playlist published, for tests. */
   readonly onPlaylist?: (text: string) => void

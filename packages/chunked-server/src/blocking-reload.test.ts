@@ -199,3 +199,99 @@ describe('blocking playlist reload', () => {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 })
+
+describe('playlist delta updates (_HLS_skip)', () => {
+  /** An fMP4 LL-HLS playlist as packagers write it: map, dates on every segment, parts at the end. */
+  const live = (first: number, last: number, skipUntil = 6) =>
+    [
+      '#EXTM3U',
+      '#EXT-X-VERSION:6',
+      '#EXT-X-TARGETDURATION:1',
+      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${skipUntil},PART-HOLD-BACK=0.6`,
+      '#EXT-X-PART-INF:PART-TARGET=0.2',
+      `#EXT-X-MEDIA-SEQUENCE:${first}`,
+      '#EXT-X-MAP:URI="init.mp4"',
+      ...Array.from({ length: last - first + 1 }, (_, i) => [
+        `#EXT-X-PROGRAM-DATE-TIME:2026-11-30T12:00:${String(first + i).padStart(2, '0')}.000Z`,
+        '#EXTINF:1.00000,',
+        `seg${first + i}.m4s`,
+      ]).flat(),
+      '#EXT-X-PART:DURATION=0.20000,URI="part0.m4s",INDEPENDENT=YES',
+      '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part1.m4s"',
+      '',
+    ].join('\n')
+
+  it('skips the segments older than CAN-SKIP-UNTIL, restating the map, and keeps the rest as it is', async () => {
+    const { url } = await start()
+    await put(`${url}/live/d.m3u8`, live(10, 21))
+    const res = await fetch(`${url}/live/d.m3u8?_HLS_skip=YES`)
+    expect(res.status).toBe(200)
+    const body = await res.text()
+    // 12 one-second segments, a 6 s boundary: the first six end at least 6 s before the end.
+    const whole = live(10, 21).split('\n')
+    const firstKept = whole.indexOf('#EXT-X-PROGRAM-DATE-TIME:2026-11-30T12:00:16.000Z')
+    expect(body.split('\n')).toEqual([
+      '#EXTM3U',
+      '#EXT-X-VERSION:9',
+      ...whole.slice(2, 6),
+      '#EXT-X-SKIP:SKIPPED-SEGMENTS=6',
+      '#EXT-X-MAP:URI="init.mp4"',
+      ...whole.slice(firstKept),
+    ])
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)))
+    const full = await fetch(`${url}/live/d.m3u8`)
+    const fullTag = full.headers.get('etag')
+    expect(await full.text()).toBe(live(10, 21))
+    expect(res.headers.get('etag')).not.toBe(fullTag)
+    // v2 asks for date ranges to be skipped too; there are none, so the same delta.
+    expect(await (await fetch(`${url}/live/d.m3u8?_HLS_skip=v2`)).text()).toBe(body)
+  })
+
+  it('answers the whole playlist when it offers no delta or nothing is old enough, and 400 to a bad value', async () => {
+    const { url } = await start()
+    await put(`${url}/live/n.m3u8`, playlist(0, 20))
+    expect(await (await fetch(`${url}/live/n.m3u8?_HLS_skip=YES`)).text()).toBe(playlist(0, 20))
+    await put(`${url}/live/s.m3u8`, live(0, 5))
+    expect(await (await fetch(`${url}/live/s.m3u8?_HLS_skip=YES`)).text()).toBe(live(0, 5))
+    for (const value of ['NO', 'yes', '']) {
+      const res = await fetch(`${url}/live/s.m3u8?_HLS_skip=${value}`)
+      expect(res.status, value).toBe(400)
+      expect(await res.text(), value).toContain('_HLS_skip must be YES or v2')
+    }
+    // On an object that is not a playlist the query means nothing.
+    await put(`${url}/live/seg.ts`, 'media')
+    expect(await (await fetch(`${url}/live/seg.ts?_HLS_skip=NO`)).text()).toBe('media')
+  })
+
+  it('never skips past a discontinuity, keeps date ranges, and combines with a blocking reload', async () => {
+    const { url } = await start()
+    const lines = live(0, 11).split('\n')
+    const withBreak = [
+      ...lines.slice(0, 7),
+      '#EXT-X-DATERANGE:ID="ad",START-DATE="2026-11-30T12:00:01.000Z",DURATION=2',
+      ...lines.slice(7, 13),
+      '#EXT-X-DISCONTINUITY',
+      ...lines.slice(13),
+    ].join('\n')
+    await put(`${url}/live/b.m3u8`, withBreak)
+    const delta = (await (await fetch(`${url}/live/b.m3u8?_HLS_skip=YES`)).text()).split('\n')
+    // Segments 0 and 1 go; segment 2 starts a discontinuity and stays, with everything after it.
+    expect(delta.slice(6, 10)).toEqual([
+      '#EXT-X-SKIP:SKIPPED-SEGMENTS=2',
+      '#EXT-X-MAP:URI="init.mp4"',
+      '#EXT-X-DATERANGE:ID="ad",START-DATE="2026-11-30T12:00:01.000Z",DURATION=2',
+      '#EXT-X-DISCONTINUITY',
+    ])
+    expect(delta.slice(10)).toEqual(withBreak.split('\n').slice(15))
+
+    await put(`${url}/live/d.m3u8`, live(0, 11))
+    const reload = held(`${url}/live/d.m3u8?_HLS_msn=12&_HLS_skip=YES`)
+    await pause(200)
+    expect(reload.answered()).toBe(false)
+    await put(`${url}/live/d.m3u8`, live(1, 12))
+    const answer = await reload.response
+    expect(answer.status).toBe(200)
+    expect(answer.body).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=6\n')
+    expect(answer.body).toMatch(/seg12\.m4s\n/)
+  })
+})

@@ -4,7 +4,13 @@ import { serveRepresentation, whenClientLeaves } from '@sluice/internal/http'
 import { BadReloadError, ObjectNotFoundError, ReloadUnavailableError } from './errors.js'
 import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, PlaylistVersion } from './origin.js'
-import { playlistPosition, type ReloadRequest, reloadVerdict } from './playlist.js'
+import {
+  deltaUpdate,
+  type PlaylistDirectives,
+  playlistPosition,
+  type ReloadRequest,
+  reloadVerdict,
+} from './playlist.js'
 import { answerOptions } from './storage.js'
 
 /** How long a reload is held when the playlist has no target duration, seconds. */
@@ -14,39 +20,56 @@ const DEFAULT_TARGET_DURATION = 6
 const asked = (want: ReloadRequest) =>
   `_HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`}`
 
-function answerWith(req: IncomingMessage, res: ServerResponse, version: PlaylistVersion) {
-  const { meta, text, storedAt } = version
+/** Answers with `version`, or with its delta update when `skip` asks for one and it has one. */
+function answerWith(
+  req: IncomingMessage,
+  res: ServerResponse,
+  version: PlaylistVersion,
+  skip: boolean,
+) {
+  const { meta, storedAt } = version
+  const delta = skip ? deltaUpdate(version.text.toString('latin1')) : undefined
+  const text = delta === undefined ? version.text : Buffer.from(delta, 'latin1')
   return serveRepresentation(req, res, {
     ...answerOptions(meta),
     size: text.length,
-    etag: meta.etag,
+    // The delta is another representation of the same version: its own validator.
+    etag: delta === undefined ? meta.etag : `${meta.etag.slice(0, -1)}-delta"`,
     lastModified: storedAt,
     open: (start, end) => Readable.from([text.subarray(start, end + 1)]),
   })
 }
 
 /**
- * A blocking playlist reload (RFC 8216bis §6.2.5.2): answers with the first stored version of the
- * playlist at `key` that holds segment `want.msn` (part `want.part` of it), waiting for the
- * playlist's next PUT as often as needed — events, never polling. `400` when what is asked is more
- * than two segments (three parts) ahead of the playlist, `503` when no version brings it within
- * three target durations or the server shuts down, `404` when the playlist is deleted meanwhile.
- * `want` may be the reason the request's `_HLS_*` parameters are bad: `400`, for a playlist.
- * Returns false, answering nothing, when there is no such playlist (the caller answers as for any
- * object, whose query means nothing).
+ * A playlist GET with delivery directives (RFC 8216bis §6.2.5). A blocking playlist reload
+ * (`_HLS_msn`, `_HLS_part`) answers with the first stored version of the playlist at `key` that
+ * holds segment `want.msn` (part `want.part` of it), waiting for the playlist's next PUT as often
+ * as needed — events, never polling: `400` when what is asked is more than two segments (three
+ * parts) ahead of the playlist, `503` when no version brings it within three target durations or
+ * the server shuts down, `404` when the playlist is deleted meanwhile. `_HLS_skip` answers with the
+ * delta update of that version (or of the current one) where the playlist offers them
+ * (`CAN-SKIP-UNTIL`), else with the whole playlist. `directives` may be the reason the request's
+ * `_HLS_*` parameters are bad: `400`, for a playlist. Returns false, answering nothing, when there
+ * is no such playlist (the caller answers as for any object, whose query means nothing).
  */
 export async function blockingReload(
   origin: Origin,
   req: IncomingMessage,
   res: ServerResponse,
   key: string,
-  want: ReloadRequest | string,
+  directives: PlaylistDirectives | string,
   metrics: ChunkedMetrics,
 ): Promise<boolean> {
   let generation = origin.playlistGeneration(key)
   let version = await origin.playlistVersion(key)
   if (version === undefined) return false
-  if (typeof want === 'string') throw new BadReloadError(want)
+  if (typeof directives === 'string') throw new BadReloadError(directives)
+  const want = directives.reload
+  if (want === undefined) {
+    metrics.countGet(key, 'finished')
+    await answerWith(req, res, version, directives.skip)
+    return true
+  }
   const position = playlistPosition(version.text.toString('latin1'))
   const first = reloadVerdict(position, want)
   if (first === 'too-far') {
@@ -83,6 +106,6 @@ export async function blockingReload(
     stopWatching()
   }
   metrics.countGet(key, 'reload')
-  await answerWith(req, res, version)
+  await answerWith(req, res, version, directives.skip)
   return true
 }

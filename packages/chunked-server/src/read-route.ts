@@ -6,7 +6,7 @@ import { blockingReload } from './blocking-reload.js'
 import { ChunkedServerError, ObjectNotFoundError } from './errors.js'
 import type { ChunkedMetrics } from './metrics.js'
 import type { Origin, Upload } from './origin.js'
-import { reloadRequest } from './playlist.js'
+import { playlistDirectives } from './playlist.js'
 
 const READ_SIZE = 64 * 1024
 const MAX_REQUESTED_WAIT_MS = 60_000
@@ -93,11 +93,11 @@ export async function readRoute(
   waited = false,
 ): Promise<void> {
   const { metrics } = options
-  // A blocking playlist reload: held until the playlist holds what it asks for.
-  const reload = waited ? undefined : reloadRequest(req.url)
-  if (reload !== undefined) {
+  // A blocking playlist reload (held until the playlist holds what it asks for), a delta update.
+  const directives = waited ? undefined : playlistDirectives(req.url)
+  if (directives !== undefined) {
     try {
-      if (await blockingReload(origin, req, res, key, reload, metrics)) return
+      if (await blockingReload(origin, req, res, key, directives, metrics)) return
     } catch (error) {
       if (error instanceof ChunkedServerError) return refuse(res, error)
       throw error

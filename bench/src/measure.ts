@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 
+export { benchArgs } from '@sluice/test-utils'
+
 export const execFileAsync = promisify(execFile)
 
 export function median(values: readonly number[]): number {
@@ -58,13 +60,4 @@ export function table(rows: ReadonlyArray<Record<string, string | number>>): str
     line(width.map((w) => '-'.repeat(w))),
     ...rows.map((r) => line(columns.map((c) => String(r[c])))),
   ].join('\n')
-}
-
-/**
- * The script's arguments: pnpm passes a `--` through (`pnpm bench:x -- --runs 5`), which
- * parseArgs would take for the end of the options.
- */
-export function benchArgs(): string[] {
-  const args = process.argv.slice(2)
-  return args[0] === '--' ? args.slice(1) : args
 }

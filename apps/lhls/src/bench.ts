@@ -2,11 +2,12 @@
 // ffmpeg feed and the player page in headless Chromium, sampled every 500 ms after a warm-up.
 //   pnpm --filter @sluice-apps/lhls bench:lhls [-- --seconds 60 --warmup 10]
 import { parseArgs } from 'node:util'
-import { launchChromium, listen, tempDir } from '@sluice/test-utils'
+import { benchArgs, launchChromium, listen, tempDir } from '@sluice/test-utils'
 import { MODES, type Mode, startFeed } from './feeds.js'
 import { createOrigin, publishPlayer } from './origin.js'
 
 const { values } = parseArgs({
+  args: benchArgs(),
   options: {
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '10' },

@@ -97,8 +97,9 @@ export class StorageError extends ChunkedServerError {
 }
 
 /**
- * A blocking playlist reload the origin will not hold: `_HLS_part` without `_HLS_msn`, a value
- * that is not a whole number, or a segment (part) too far past the playlist's last: `400`.
+ * Delivery directives of a playlist GET the origin will not follow: `_HLS_part` without
+ * `_HLS_msn`, a value that is not a whole number, a segment (part) too far past the playlist's
+ * last, an `_HLS_skip` other than `YES` or `v2`: `400`.
  */
 export class BadReloadError extends ChunkedServerError {
   override name = 'BadReloadError'

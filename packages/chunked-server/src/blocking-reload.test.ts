@@ -69,7 +69,8 @@ describe('blocking playlist reload', () => {
       const started = Date.now()
       const res = await fetch(`${url}/live/p.m3u8?${query}`)
       expect(res.status, query).toBe(200)
-      expect(Date.now() - started, query).toBeLessThan(500)
+      // At once, not held (a held reload would take its three seconds): room for a loaded machine.
+      expect(Date.now() - started, query).toBeLessThan(1500)
       expect(await res.text()).toBe(playlist(5, 7, 2))
     }
     const reload = held(`${url}/live/p.m3u8?_HLS_msn=8&_HLS_part=2`)
@@ -112,7 +113,7 @@ describe('blocking playlist reload', () => {
     const res = await fetch(`${url}/live/slow.m3u8?_HLS_msn=3`)
     expect(res.status).toBe(503)
     expect(Date.now() - started).toBeGreaterThanOrEqual(2900)
-    expect(Date.now() - started).toBeLessThan(4500)
+    expect(Date.now() - started).toBeLessThan(8000)
   })
 
   it('knows a playlist by its content type whatever its key, and after a restart', async () => {

@@ -136,14 +136,18 @@ describe('blocking playlist reload', () => {
   it('releases held requests on DELETE (404) and on shutdown (503)', async () => {
     const { url, server } = await start()
     await put(`${url}/live/d.m3u8`, playlist(0, 2))
+    const holding = () =>
+      expect.poll(async () =>
+        (await scrapeMetrics(`${url}/metrics`)).get('chunked_server_held_reloads'),
+      )
     const deleted = held(`${url}/live/d.m3u8?_HLS_msn=3`)
-    await pause(100)
+    await holding().toBe(1)
     expect((await fetch(`${url}/live/d.m3u8`, { method: 'DELETE' })).status).toBe(204)
     expect((await deleted.response).status).toBe(404)
 
     await put(`${url}/live/d.m3u8`, playlist(0, 2))
     const shutdown = held(`${url}/live/d.m3u8?_HLS_msn=3`)
-    await pause(100)
+    await holding().toBe(1)
     const closed = new Promise((resolve) => server.close(resolve))
     const answer = await shutdown.response
     expect(answer.status).toBe(503)

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { readdir, readlink } from 'node:fs/promises'
 import { type ClientRequest, request } from 'node:http'
 import { join } from 'node:path'
-import { listen, tempDir } from '@sluice/test-utils'
+import { listen, scrapeMetrics, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { type ChunkedServerOptions, createChunkedServer } from './index.js'
 
@@ -272,6 +272,12 @@ describe('wait for content', () => {
   it('holds a GET for a missing key until its upload starts, with Waited-For-Data-Ms', async () => {
     const { url } = await start(undefined, { waitMs: 5000 })
     const reading = fetch(`${url}/next.ts`)
+    // The GET is waiting (however long it took to arrive), and has waited a little, when the PUT comes.
+    await expect
+      .poll(async () =>
+        (await scrapeMetrics(`${url}/metrics`)).get('chunked_server_waiting_requests'),
+      )
+      .toBe(1)
     await pause(150)
     expect((await fetch(`${url}/next.ts`, { method: 'PUT', body: 'segment' })).status).toBe(201)
     const res = await reading

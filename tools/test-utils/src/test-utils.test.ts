@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { readFile, stat } from 'node:fs/promises'
 import { createServer as createHttpServer, request } from 'node:http'
-import { connect, createServer as createNetServer } from 'node:net'
+import { connect, createServer as createNetServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -21,24 +22,24 @@ describe('listen', () => {
     expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(listening.port).toBeGreaterThan(0)
 
-    const agentSocketClosed = new Promise<string>((resolve, reject) => {
+    // The whole answer first (however long a loaded machine takes), then close().
+    const answered = new Promise<{ body: string; closed: Promise<unknown> }>((resolve, reject) => {
       const req = request(`${listening.url}/`, { headers: { connection: 'keep-alive' } }, (res) => {
         let body = ''
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => {
           body += chunk
         })
-        res.on('end', () => {
-          req.socket?.once('close', () => resolve(body))
-        })
+        res.on('end', () => resolve({ body, closed: once(req.socket as Socket, 'close') }))
       })
       req.on('error', reject)
       req.end()
     })
+    const { body, closed } = await answered
+    expect(body).toBe('pong')
     // The keep-alive socket stays open until close() destroys it.
-    await new Promise((resolve) => setTimeout(resolve, 50))
     await listening.close()
-    expect(await agentSocketClosed).toBe('pong')
+    await closed
     expect(server.listening).toBe(false)
     await listening.close()
   })

@@ -100,7 +100,7 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
       await pause(i % 4)
       const appender = await connect(`${ws}/race/${i}`, { 'x-verb': 'APPEND' })
       await appendAll(appender, [data])
-      const result = await Promise.race([follower, pause(2500).then(() => undefined)])
+      const result = await Promise.race([follower, pause(10_000).then(() => undefined)])
       return { i, code: result?.code, same: result?.bytes.equals(data) }
     }
     const results = []

@@ -7,6 +7,7 @@ import type { Origin, PlaylistVersion } from './origin.js'
 import {
   deltaUpdate,
   type PlaylistDirectives,
+  type PlaylistPosition,
   playlistPosition,
   type ReloadRequest,
   reloadVerdict,
@@ -20,6 +21,31 @@ const DEFAULT_TARGET_DURATION = 6
 const asked = (want: ReloadRequest) =>
   `_HLS_msn=${want.msn}${want.part === undefined ? '' : ` _HLS_part=${want.part}`}`
 
+// What a stored version says, worked out once however many players ask for it (each version is
+// its own object, replaced by the playlist's next PUT).
+const positions = new WeakMap<PlaylistVersion, PlaylistPosition>()
+const deltas = new WeakMap<PlaylistVersion, Buffer | null>()
+
+function positionOf(version: PlaylistVersion): PlaylistPosition {
+  let position = positions.get(version)
+  if (position === undefined) {
+    position = playlistPosition(version.text.toString('latin1'))
+    positions.set(version, position)
+  }
+  return position
+}
+
+/** The version's delta update, or undefined when it has none. */
+function deltaOf(version: PlaylistVersion): Buffer | undefined {
+  let delta = deltas.get(version)
+  if (delta === undefined) {
+    const text = deltaUpdate(version.text.toString('latin1'))
+    delta = text === undefined ? null : Buffer.from(text, 'latin1')
+    deltas.set(version, delta)
+  }
+  return delta ?? undefined
+}
+
 /** Answers with `version`, or with its delta update when `skip` asks for one and it has one. */
 function answerWith(
   req: IncomingMessage,
@@ -28,8 +54,8 @@ function answerWith(
   skip: boolean,
 ) {
   const { meta, storedAt } = version
-  const delta = skip ? deltaUpdate(version.text.toString('latin1')) : undefined
-  const text = delta === undefined ? version.text : Buffer.from(delta, 'latin1')
+  const delta = skip ? deltaOf(version) : undefined
+  const text = delta ?? version.text
   return serveRepresentation(req, res, {
     ...answerOptions(meta),
     size: text.length,
@@ -70,7 +96,7 @@ export async function blockingReload(
     await answerWith(req, res, version, directives.skip)
     return true
   }
-  const position = playlistPosition(version.text.toString('latin1'))
+  const position = positionOf(version)
   const first = reloadVerdict(position, want)
   if (first === 'too-far') {
     throw new BadReloadError(
@@ -99,7 +125,7 @@ export async function blockingReload(
       generation = origin.playlistGeneration(key)
       version = await origin.playlistVersion(key)
       if (version === undefined) throw new ObjectNotFoundError(key)
-      verdict = reloadVerdict(playlistPosition(version.text.toString('latin1')), want)
+      verdict = reloadVerdict(positionOf(version), want)
     }
   } finally {
     metrics.heldReloads.dec()

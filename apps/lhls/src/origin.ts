@@ -85,6 +85,7 @@ export async function publishPlayer(origin: string): Promise<void> {
   const files: Array<[string, URL | string, string]> = [
     ['index.html', new URL('./player/index.html', import.meta.url), 'text/html'],
     ['dash.html', new URL('./player/dash.html', import.meta.url), 'text/html'],
+    ['player.css', new URL('./player/player.css', import.meta.url), 'text/css'],
     ['hls.min.js', require.resolve('hls.js/dist/hls.min.js'), 'text/javascript'],
     ['dash.all.min.js', require.resolve('dashjs/dist/dash.all.min.js'), 'text/javascript'],
   ]

@@ -28,7 +28,7 @@ export class ObjectNotFoundError extends ChunkedServerError {
   }
 }
 
-/** The key is being uploaded by another request, or conflicts with another key: `409`. */
+/** The key conflicts with another key (`/a` vs `/a/b`): `409`. */
 export class KeyConflictError extends ChunkedServerError {
   override name = 'KeyConflictError'
   constructor(message: string) {

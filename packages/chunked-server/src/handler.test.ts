@@ -143,17 +143,6 @@ describe('live objects', () => {
     expect((await fetch(`${url}/done`)).status).toBe(404)
     expect((await fetch(`${url}/done`, { method: 'DELETE' })).status).toBe(404)
   })
-
-  it('refuses a second concurrent upload of the same key with 409', async () => {
-    const { url } = await start()
-    const ingest = openIngest(`${url}/one`)
-    await ingest.write(Buffer.from('first'))
-    await untilLive(`${url}/one`)
-    expect((await fetch(`${url}/one`, { method: 'PUT', body: 'second' })).status).toBe(409)
-    ingest.req.end()
-    expect(await ingest.response).toBe(201)
-    expect((await readAll(`${url}/one`)).body.toString()).toBe('first')
-  })
 })
 
 describe('finished objects', () => {

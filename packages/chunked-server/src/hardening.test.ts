@@ -17,6 +17,7 @@ import {
   tempDir,
 } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawUpload } from '../test/raw-upload.js'
 import { type ChunkedServerOptions, createChunkedServer } from './index.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
@@ -143,6 +144,54 @@ describe('clients that half-close after their upload', () => {
     )
     expect(decoded.code).toBe(0)
     expect(decoded.stderr).toBe('')
+  })
+
+  it("take 30 runs of ffmpeg's HLS muxer in a row: every playlist whole, no PUT refused", {
+    timeout: 300_000,
+  }, async (context) => {
+    const reason = missingTool('ffmpeg', ['-version'])
+    if (reason) return context.skip(reason)
+    const dir = await tempDir('chunked-ffmpeg-runs-')
+    const log = join(dir.path, 'access.log')
+    const { url } = await start({ accessLog: log })
+    for (let run = 0; run < 30; run++) {
+      const result = await runCli(
+        'ffmpeg',
+        [
+          ...['-hide_banner', '-loglevel', 'error', '-nostdin'],
+          ...['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25:duration=3'],
+          ...['-f', 'lavfi', '-i', 'sine=frequency=440:duration=3'],
+          ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac'],
+          ...['-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-method', 'PUT'],
+          `${url}/r${run}/stream.m3u8`,
+        ],
+        { timeoutMs: 60_000 },
+      )
+      expect(result.code, result.stderr).toBe(0)
+      await expect
+        .poll(async () => (await fetch(`${url}/r${run}/stream.m3u8`)).text())
+        .toContain('#EXT-X-ENDLIST')
+    }
+    // Every answer is logged once it is sent: the last PUTs of the last run may still be on the way.
+    const entries = async () =>
+      (await readFile(log, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { method: string; path: string; status: number })
+    await expect
+      .poll(async () => (await entries()).filter((entry) => entry.path.startsWith('/r29/')).length)
+      .toBeGreaterThanOrEqual(6)
+    const puts = (await entries()).filter((entry) => entry.method === 'PUT')
+    expect(puts.filter((entry) => entry.status !== 201)).toEqual([])
+    for (let run = 0; run < 30; run++) {
+      const playlist = await (await fetch(`${url}/r${run}/stream.m3u8`)).text()
+      const listed = playlist.split('\n').filter((line) => line.endsWith('.ts'))
+      const uploaded = puts
+        .filter((entry) => entry.path.startsWith(`/r${run}/`) && entry.path.endsWith('.ts'))
+        .map((entry) => entry.path.slice(`/r${run}/`.length))
+      expect(listed.length, playlist).toBeGreaterThanOrEqual(3)
+      expect(new Set(listed), `run ${run}`).toEqual(new Set(uploaded))
+    }
   })
 })
 
@@ -308,4 +357,39 @@ describe('1,000 aborted requests of each kind', () => {
     const after = await fetch(`${server.url}/cut/1.ts`, { method: 'PUT', body: 'whole' })
     expect(after.status).toBe(201)
   })
+})
+
+describe('1,000 overlapping uploads of one key', () => {
+  it.each([
+    ['disk', []],
+    ['memory (-r)', ['-r', '--memory-budget', '16M']],
+  ])(
+    'leave no partial file, descriptor or memory behind (%s)',
+    { timeout: 180_000 },
+    async (_, flags) => {
+      const dir = await tempDir('chunked-overlaps-')
+      const server = await startServerProcess(process.execPath, [
+        '--max-old-space-size=64',
+        BIN,
+        ...['-i', '0', '-p', dir.path],
+        ...flags,
+      ])
+      const port = Number(new URL(server.url).port)
+      // Two uploads of one key, the second started while the first is arriving, ending in either
+      // order: both are answered 201, and the one that started last is stored.
+      const pair = async (i: number) => {
+        const first = rawUpload(port, '/same.ts')
+        await first.write(`first ${i} `)
+        const second = rawUpload(port, '/same.ts')
+        await second.write(`second ${i} `)
+        const ends = i % 2 === 0 ? [first, second] : [second, first]
+        for (const upload of ends) expect((await upload.finish()).status).toBe(201)
+      }
+      await checkAbortedRequests([server.child.pid ?? 0], [pair])
+      expect(await (await fetch(`${server.url}/same.ts`)).text()).toMatch(/^second \d+ $/)
+      if (flags.length === 0) expect(await readdir(join(dir.path, '.partial'))).toEqual([])
+      await server.stop()
+      await dir.remove()
+    },
+  )
 })

@@ -97,9 +97,16 @@ export async function ingestRoute(
     if (Number.isFinite(maxObjectSize)) await pipeline(body, sizeLimit(maxObjectSize), sink)
     else await pipeline(body, sink)
     if (!req.complete) throw new UploadAbortedError('the upload was cut short')
-    const meta = await origin.complete(upload)
-    options.metrics.countUpload('stored', meta.size)
-    answer(res, 201, `stored ${key} (${meta.size} bytes)`)
+    const { meta, stored } = await origin.complete(upload)
+    options.metrics.countUpload(stored ? 'stored' : 'superseded', meta.size)
+    // A superseded upload was taken whole, then replaced by the newer write: it was created.
+    answer(
+      res,
+      201,
+      stored
+        ? `stored ${key} (${meta.size} bytes)`
+        : `received ${key} (${meta.size} bytes); an upload of it that started later replaced it`,
+    )
   } catch (error) {
     const failure = uploadFailure(error, req.complete)
     options.metrics.countUpload(failure.code, upload.bytes.size)

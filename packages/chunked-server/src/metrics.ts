@@ -52,7 +52,7 @@ export class ChunkedMetrics {
   readonly #prefixes = new Set<string>()
 
   constructor(liveObjects: () => number) {
-    this.#registry.gauge('live_objects', 'Objects being uploaded now.', liveObjects)
+    this.#registry.gauge('live_objects', 'Uploads in progress now.', liveObjects)
   }
 
   #prefix(key: string): string {

@@ -7,6 +7,7 @@ import {
   SymbolicLinkError,
 } from './errors.js'
 import { Expiries, maxAge } from './expiries.js'
+import { KeyWrites } from './key-writes.js'
 import { MemoryStorage } from './memory-storage.js'
 import { isPlaylist } from './playlist.js'
 import type { ByteReader, ObjectMeta, PendingUpload, Storage, StoredObject } from './storage.js'
@@ -39,6 +40,8 @@ export interface PlaylistVersion {
 /** An object being uploaded. */
 export interface Upload {
   readonly key: string
+  /** When it started among the writes of this origin: of overlapping uploads, the last one wins. */
+  readonly order: number
   /** Content headers of the upload, replayed to readers. */
   readonly headers: Readonly<Record<string, string>>
   /** What readers see: the bytes stored so far, and whether more will come. */
@@ -56,16 +59,30 @@ export interface OriginOptions {
   readonly expire?: boolean
 }
 
+/** How an upload whose body is complete ended. */
+export interface Completed {
+  readonly meta: ObjectMeta
+  /** False when a write that started later (an upload, a DELETE) had already taken effect. */
+  readonly stored: boolean
+}
+
 /**
  * The state of the live origin, without HTTP: the uploads in progress (each a {@link LiveBytes}
  * its readers follow), the readers waiting for a key to arrive, the expiry timers, and the storage
  * of finished objects. The route modules turn requests into calls on it.
+ *
+ * Uploads of one key may overlap: a reader that starts follows the newest, and the object stored
+ * is the upload that started last, whatever the order in which they end (see {@link KeyWrites}).
  */
 export class Origin {
   /** Resolves once the storage is set up; rejects when it cannot be used. */
   readonly ready: Promise<void>
   readonly #storage: Storage
-  readonly #uploads = new Map<string, Upload>()
+  /** The writes under way, by key. */
+  readonly #writes = new Map<string, KeyWrites<Upload>>()
+  /** Writes started so far: the order of the next one. */
+  #started = 0
+  #running = 0
   readonly #arrivals = new Arrivals()
   /** A playlist got a new version, or was deleted; and every waiter, when the origin closes. */
   readonly #playlistUpdates = new Arrivals()
@@ -86,14 +103,37 @@ export class Origin {
     this.ready.catch(() => {})
   }
 
-  /** How many objects are being uploaded now. */
+  /** How many uploads are in progress now. */
   get uploadCount(): number {
-    return this.#uploads.size
+    return this.#running
   }
 
-  /** The upload in progress of `key`. */
+  /** The upload of `key` a reader starting now follows: the newest in progress. */
   uploading(key: string): Upload | undefined {
-    return this.#uploads.get(key)
+    return this.#writes.get(key)?.newest
+  }
+
+  #writesOf(key: string): KeyWrites<Upload> {
+    let writes = this.#writes.get(key)
+    if (writes === undefined) {
+      writes = new KeyWrites()
+      this.#writes.set(key, writes)
+    }
+    return writes
+  }
+
+  /** Runs a change of the stored object at `key` after the changes asked for before it. */
+  async #change<R>(key: string, change: (writes: KeyWrites<Upload>) => Promise<R>): Promise<R> {
+    const writes = this.#writesOf(key)
+    try {
+      return await writes.inTurn(() => change(writes))
+    } finally {
+      this.#release(key, writes)
+    }
+  }
+
+  #release(key: string, writes: KeyWrites<Upload>): void {
+    if (writes.idle && this.#writes.get(key) === writes) this.#writes.delete(key)
   }
 
   /** Starts storing an upload of `key`, or says why it cannot be. */
@@ -102,23 +142,32 @@ export class Origin {
     headers: Readonly<Record<string, string>>,
     cancel: (error: Error) => void,
   ): Promise<Upload | ChunkedServerError> {
-    const busy = () => new KeyConflictError(`${key} is being uploaded by another request`)
-    if (this.#uploads.has(key)) return busy()
-    const prepared = await this.#storage.prepareKey(key)
-    if (prepared === 'symlink') return new SymbolicLinkError(key)
-    if (prepared === 'conflict') {
-      return new KeyConflictError(`${key} conflicts with an existing object or directory`)
+    const order = ++this.#started
+    // The key's record stays while the storage is set up: a DELETE meanwhile still outranks it.
+    const writes = this.#writesOf(key)
+    writes.starting++
+    let upload: Upload
+    try {
+      const prepared = await this.#storage.prepareKey(key)
+      if (prepared === 'symlink') return new SymbolicLinkError(key)
+      if (prepared === 'conflict') {
+        return new KeyConflictError(`${key} conflicts with an existing object or directory`)
+      }
+      const stored = await this.#storage.begin(key)
+      upload = {
+        key,
+        order,
+        headers,
+        bytes: new LiveBytes({ recentBytes: RECENT_BYTES }),
+        stored,
+        cancel,
+      }
+      writes.add(upload)
+      this.#running++
+    } finally {
+      writes.starting--
+      this.#release(key, writes)
     }
-    if (this.#uploads.has(key)) return busy()
-    const stored = await this.#storage.begin(key)
-    const upload: Upload = {
-      key,
-      headers,
-      bytes: new LiveBytes({ recentBytes: RECENT_BYTES }),
-      stored,
-      cancel,
-    }
-    this.#uploads.set(key, upload)
     this.#arrivals.announce(key)
     return upload
   }
@@ -129,8 +178,12 @@ export class Origin {
     upload.bytes.push(chunks)
   }
 
-  /** The upload's body is complete: it becomes the finished object. */
-  async complete(upload: Upload): Promise<ObjectMeta> {
+  /**
+   * The upload's body is complete: it becomes the finished object, unless a write of its key that
+   * started later has already taken effect (then what it stored is dropped). Rejects when the
+   * upload was stopped meanwhile (DELETE, shutdown) or cannot be stored.
+   */
+  async complete(upload: Upload): Promise<Completed> {
     const { key, headers, bytes } = upload
     const age = this.#expire ? maxAge(headers['cache-control']) : undefined
     const expiresAt = age === undefined ? undefined : Date.now() + age * 1000
@@ -140,29 +193,60 @@ export class Origin {
       etag: `"${bytes.size.toString(16)}-${Date.now().toString(16)}"`,
       ...(expiresAt === undefined ? {} : { expiresAt }),
     }
-    await upload.stored.commit(meta)
-    this.#forget(upload)
-    const text = isPlaylist(key, headers['content-type']) ? inMemory(bytes) : undefined
-    if (text !== undefined) {
-      this.#playlists.set(key, { meta, text, storedAt: new Date() })
-      this.#playlistChanged(key)
+    const stopped = () => {
+      if (bytes.failure) throw bytes.failure
     }
-    this.#expiries.schedule(key, expiresAt, () => {
-      if (!this.#uploads.has(key)) this.#storage.delete(key).catch(() => {})
+    const stored = await this.#change(key, async (writes) => {
+      stopped()
+      if (writes.settled > upload.order) {
+        await upload.stored.discard()
+        return false
+      }
+      await upload.stored.commit(meta)
+      writes.settled = Math.max(writes.settled, upload.order)
+      // Stopped while committing: the DELETE that stopped it is queued next and removes it.
+      stopped()
+      const text = isPlaylist(key, headers['content-type']) ? inMemory(bytes) : undefined
+      if (text !== undefined) {
+        this.#playlists.set(key, { meta, text, storedAt: new Date() })
+        this.#playlistChanged(key)
+      }
+      this.#expiries.schedule(key, expiresAt, () => {
+        this.#removeExpired(key, meta.etag).catch(() => {})
+      })
+      return true
     })
+    this.#forget(upload)
     bytes.complete()
-    return meta
+    return { meta, stored }
   }
 
-  /** The upload failed: its key is free, its readers end abnormally, what it stored is dropped. */
+  /**
+   * The upload failed: readers end abnormally, what it stored is dropped, the key is free for the
+   * next upload. Does nothing when the upload already ended.
+   */
   async fail(upload: Upload, error: Error): Promise<void> {
-    this.#forget(upload)
+    if (upload.bytes.state !== 'receiving') return
     upload.bytes.abort(error)
-    await upload.stored.discard()
+    // Queued before the upload is forgotten: the key's record (and what it settled) stays.
+    const discarded = this.#change(upload.key, () => upload.stored.discard())
+    this.#forget(upload)
+    await discarded
   }
 
   #forget(upload: Upload): void {
-    if (this.#uploads.get(upload.key) === upload) this.#uploads.delete(upload.key)
+    const writes = this.#writes.get(upload.key)
+    if (writes?.remove(upload)) {
+      this.#running--
+      this.#release(upload.key, writes)
+    }
+  }
+
+  /** Removes the object at `key` if it is still the version that expired. */
+  #removeExpired(key: string, etag: string): Promise<void> {
+    return this.#change(key, async () => {
+      if ((await this.#storage.meta(key))?.etag === etag) await this.#storage.delete(key)
+    })
   }
 
   /** A reader of what an upload has stored so far. */
@@ -174,7 +258,7 @@ export class Origin {
   async finished(key: string): Promise<ObjectMeta | undefined> {
     const meta = await this.#storage.meta(key)
     if (meta?.expiresAt !== undefined && meta.expiresAt <= Date.now()) {
-      await this.#storage.delete(key)
+      await this.#removeExpired(key, meta.etag)
       return undefined
     }
     return meta
@@ -241,32 +325,42 @@ export class Origin {
     return this.#arrivals.waitFor(key, options)
   }
 
-  /** Deletes an object, or stops its upload (its readers end abnormally); false if absent. */
+  /**
+   * Deletes the object at `key` and stops every upload of it in progress (their readers end
+   * abnormally); false when there was neither.
+   */
   async delete(key: string): Promise<boolean> {
-    const upload = this.#uploads.get(key)
-    if (upload) {
-      const error = new Error(`${key} was deleted`)
-      await this.fail(upload, error)
+    const writes = this.#writesOf(key)
+    // A write of its own: no upload that started before it is stored, even one committing now.
+    writes.settled = ++this.#started
+    const stopped = [...writes.running]
+    const error = new Error(`${key} was deleted`)
+    for (const upload of stopped) {
+      // Its discard is queued before the deletion below, which is awaited.
+      this.fail(upload, error).catch(() => {})
       upload.cancel(error)
-      return true
     }
-    this.#expiries.cancel(key)
-    const deleted = await this.#storage.delete(key)
-    if (this.#playlists.delete(key)) this.#playlistChanged(key)
-    return deleted
+    const deleted = await this.#change(key, async () => {
+      this.#expiries.cancel(key)
+      const existed = await this.#storage.delete(key)
+      if (this.#playlists.delete(key)) this.#playlistChanged(key)
+      return existed
+    })
+    return deleted || stopped.length > 0
   }
 
-  /** Aborts every upload in progress (readers end abnormally) and stops the expiry timers. */
   /** Held blocking reloads are answered (`503`): the origin is shutting down. */
   releaseHeld(): void {
     this.#closing = true
     this.#playlistUpdates.announceAll()
   }
 
+  /** Aborts every upload in progress (readers end abnormally) and stops the expiry timers. */
   close(): void {
     this.releaseHeld()
     this.#expiries.clear()
-    for (const upload of [...this.#uploads.values()]) {
+    const running = [...this.#writes.values()].flatMap((writes) => [...writes.running])
+    for (const upload of running) {
       const error = new Error('the server is closing')
       this.fail(upload, error).catch(() => {})
       upload.cancel(error)

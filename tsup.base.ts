@@ -11,7 +11,12 @@ export function packageBuild(entry: readonly string[]): Options {
     format: ['esm'],
     target: 'node20',
     platform: 'node',
-    dts: { entry: 'src/index.ts' },
+    dts: {
+      entry: 'src/index.ts',
+      // The private layer's declarations are inlined as its code is: no published file names
+      // @sluice/internal (its package exports point at sources, which tsup's resolver cannot read).
+      compilerOptions: { paths: { '@sluice/internal/*': ['../../tools/internal/src/*/index.ts'] } },
+    },
     clean: true,
     splitting: true,
     noExternal: [/^@sluice\/internal(\/|$)/],

@@ -11,7 +11,11 @@ export interface CommandLineSpec<O extends ParseArgsOptionsConfig> {
   readonly positionals?: { readonly min: number; readonly max: number; readonly name: string }
 }
 
-const STANDARD = {
+/** The options of every command line. */
+const STANDARD: {
+  readonly help: { readonly type: 'boolean'; readonly short: 'h' }
+  readonly version: { readonly type: 'boolean' }
+} = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const satisfies ParseArgsOptionsConfig

@@ -36,11 +36,12 @@ feed.done.catch((error: Error) => {
 })
 // The feed stops first on a signal (before the origin drains), and with the process in any case.
 const stop = () => {
+  if (stopping) return
   stopping = true
   void feed.stop()
 }
-process.prependOnceListener('SIGINT', stop)
-process.prependOnceListener('SIGTERM', stop)
+process.prependListener('SIGINT', stop)
+process.prependListener('SIGTERM', stop)
 process.once('exit', stop)
 console.log(
   generator

@@ -15,8 +15,9 @@ console.log(`[live-log] logs are stored in ${root}`)
 console.log(
   `[live-log] open ${url}/?log=/logs/clock.log (a clock, live) or ${url}/ (type lines into /logs/demo.log)`,
 )
+// Run from the repository; dpkg's log is on every Debian and Ubuntu (syslog no longer is).
 console.log(
-  `[live-log] append from a terminal: tail -f /var/log/syslog | pnpm --filter @sluice/fstream-client exec fstream-append ${url}/logs/syslog`,
+  `[live-log] append from a terminal: tail -f /var/log/dpkg.log | pnpm --filter @sluice-apps/live-log exec fstream-append ${url}/logs/dpkg.log`,
 )
 
 const clock = openAppend(`${url}/logs/clock.log`)

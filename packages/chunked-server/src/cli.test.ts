@@ -67,6 +67,7 @@ describe('the command line conventions', () => {
       args: ['-p', dir.path],
       portFlag: '--port',
       sizeFlag: '--max-object-size',
+      dataFlag: '--path',
     })
   })
 })

@@ -10,6 +10,7 @@ import {
   secretOption,
   serve,
   UsageError,
+  withDataDirectory,
 } from '@sluice/internal/cli'
 import { fsReason } from '@sluice/internal/fs'
 import { parseCorsFile } from './cors.js'
@@ -144,12 +145,19 @@ export function main(argv: readonly string[]): Promise<void> {
               }
             : {}),
         }
-        const server = createChunkedServer(options)
-        await server.handler.ready.catch((error: unknown) => {
-          throw new CannotStartError(`--path ${options.root} ${fsReason(error)}`, { cause: error })
-        })
         const scheme = options.tls ? 'https' : 'http'
-        await serve([{ server, name: 'chunked-server', host: values.host, port, scheme }])
+        const start = async () => {
+          const server = createChunkedServer(options)
+          await server.handler.ready.catch((error: unknown) => {
+            throw new CannotStartError(`--path ${options.root} ${fsReason(error)}`, {
+              cause: error,
+            })
+          })
+          await serve([{ server, name: 'chunked-server', host: values.host, port, scheme }])
+        }
+        // In memory (-r), nothing is written under --path: it is not created either.
+        if (values.memory) await start()
+        else await withDataDirectory('--path', options.root, start)
       },
     },
     argv,

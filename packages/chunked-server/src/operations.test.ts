@@ -255,4 +255,32 @@ describe('CLI', () => {
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('/nonexistent/token')
   })
+
+  it('names where an empty token came from: the flag, the file or the environment', async () => {
+    const dir = await tempDir('chunked-empty-token-')
+    const empty = join(dir.path, 'empty')
+    await writeFile(empty, '\n')
+    const cases = [
+      [['--token', ''], {}, 'chunked-server: --token: the secret is empty'],
+      [['--token-file', empty], {}, `chunked-server: --token-file ${empty}: the secret is empty`],
+      [
+        ['--read-token-file', empty],
+        {},
+        `chunked-server: --read-token-file ${empty}: the secret is empty`,
+      ],
+      [
+        [],
+        { CHUNKED_WRITE_TOKEN: '' },
+        'chunked-server: CHUNKED_WRITE_TOKEN (environment): the secret is empty',
+      ],
+    ] as const
+    for (const [args, env, message] of cases) {
+      const run = await runCli(process.execPath, [BIN, '-p', join(dir.path, 'content'), ...args], {
+        env: { ...process.env, ...env },
+      })
+      expect(run.code, message).toBe(2)
+      expect(run.stderr.split('\n')[0]).toBe(message)
+    }
+    await dir.remove()
+  })
 })

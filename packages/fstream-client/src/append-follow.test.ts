@@ -180,6 +180,16 @@ describe('fstream-append and fstream-follow CLIs', () => {
     )
     expect(conflict.code).toBe(5)
     expect(conflict.stderr).toContain('conflict (409)')
+    const past = await runCli(process.execPath, [
+      FOLLOW_BIN,
+      '--offset',
+      '999999',
+      `${url}/cli/log`,
+    ])
+    expect(past.code).toBe(6)
+    expect(past.stderr).toBe(
+      `fstream-follow: ${url.replace('http:', 'ws:')}/cli/log?offset=999999: offset past the end of the resource (416): the resource is ${data.length} bytes: offset 999999 does not exist yet\n`,
+    )
     const more = randomBytes(70_000)
     const zero = await runCli(
       process.execPath,

@@ -20,8 +20,8 @@ export class FstreamConnectionError extends FstreamError {
   }
 }
 
-/** Maps a refusal status to its stable code. */
-export function refusal(status: number, url: string): FstreamError {
+/** Maps a refusal status to its stable code; `reason` is what the server said, when it said it. */
+export function refusal(status: number, url: string, reason = ''): FstreamError {
   const [code, what] =
     status === 404
       ? ['FSTREAM_ERR_NOT_FOUND', 'no such resource']
@@ -29,8 +29,11 @@ export function refusal(status: number, url: string): FstreamError {
         ? ['FSTREAM_ERR_UNAUTHORIZED', 'not authorized']
         : status === 409
           ? ['FSTREAM_ERR_CONFLICT', 'conflict']
-          : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
-  return new FstreamError(`${url}: ${what} (${status})`, code, status)
+          : status === 416
+            ? ['FSTREAM_ERR_OFFSET', 'offset past the end of the resource']
+            : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
+  const said = reason.trim() === '' ? '' : `: ${reason.trim()}`
+  return new FstreamError(`${url}: ${what} (${status})${said}`, code, status)
 }
 
 /** The server sent something fstream.v1 does not allow (a malformed control message). */

@@ -1,5 +1,5 @@
 export { type AppendOptions, type AppendStream, append, openAppend } from './append.js'
-export { FstreamConnectionError, FstreamError } from './errors.js'
+export { FstreamConnectionError, FstreamError, FstreamProtocolError } from './errors.js'
 export { type FollowOptions, follow } from './follow.js'
 export { type ReadResourceOptions, readResource } from './read-resource.js'
 export { type ConnectOptions, PROTOCOL } from './websocket.js'

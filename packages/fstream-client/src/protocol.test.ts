@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import { listen } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
-import { append, follow, PROTOCOL } from './index.js'
+import { append, FstreamProtocolError, follow, PROTOCOL } from './index.js'
 
 /** A real WebSocket server that speaks fstream.v1 badly: its first message is `text`. */
 async function badServer(text: string) {
@@ -37,6 +37,7 @@ describe('a server that breaks fstream.v1', () => {
         const failed = new Promise((resolve) => reading.once('error', resolve))
         reading.resume()
         expect(await failed).toMatchObject({ code: 'FSTREAM_ERR_PROTOCOL' })
+        expect(await failed).toBeInstanceOf(FstreamProtocolError)
       } finally {
         await server.close()
       }

@@ -57,6 +57,9 @@ export function webSocketUrl(url: string | URL): URL {
   return parsed
 }
 
+/** Characters of a refusal's body kept as its reason. */
+const MAX_REASON = 500
+
 /**
  * Opens an fstream.v1 session: binary frames go to `onData`, text frames must be control
  * messages (anything else terminates the session with `FSTREAM_ERR_PROTOCOL`, reported by
@@ -111,9 +114,17 @@ export function openSession(
     })
     ws.once('unexpected-response', (_req, res) => {
       settle()
-      res.resume()
-      ws.terminate()
-      reject(refusal(res.statusCode ?? 0, String(url)))
+      // The refusal's reason, as the server words it: the first bytes of its body.
+      let reason = ''
+      res.setEncoding('utf8')
+      res.on('data', (text: string) => {
+        if (reason.length < MAX_REASON) reason += text.slice(0, MAX_REASON - reason.length)
+      })
+      const refuse = () => {
+        ws.terminate()
+        reject(refusal(res.statusCode ?? 0, String(url), reason))
+      }
+      res.once('end', refuse).once('error', refuse).once('aborted', refuse)
     })
     ws.once('error', (error) => {
       settle()

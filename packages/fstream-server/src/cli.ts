@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises'
 import {
   byteSizeOption,
   millisecondsOption,
@@ -9,6 +8,7 @@ import {
   secretOption,
   serve,
   UsageError,
+  withDataDirectory,
 } from '@sluice/internal/cli'
 import { createFstreamServer } from './server.js'
 
@@ -21,7 +21,7 @@ answers the stored content (Range supported), 404 if it was never written. Never
 directories; nothing outside DIR can be reached, no symbolic link is followed.
 
 Options:
-  --root DIR             directory of the resources (required)
+  --root DIR             directory of the resources (required; created if missing)
   --host HOST            address to listen on (default 127.0.0.1)
   --port N               port (default 8080; 0 picks a free one)
   --token T              bearer token required to append (header or ?token=); or
@@ -88,9 +88,9 @@ export function main(argv: readonly string[]): Promise<void> {
             ? {}
             : { maxResourceSize: byteSizeOption('--max-size', maxSize) }),
         })
-        const info = await stat(values.root).catch(() => undefined)
-        if (!info?.isDirectory()) throw new UsageError(`--root: ${values.root} is not a directory`)
-        await serve([{ server, name: 'fstream-server', host: values.host, port }])
+        await withDataDirectory('--root', values.root, () =>
+          serve([{ server, name: 'fstream-server', host: values.host, port }]),
+        )
       },
     },
     argv,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
@@ -47,14 +48,23 @@ describe('hash-server CLI', () => {
     }
   })
 
-  it('exits 1 when the port is taken', async () => {
+  it('exits 1 when the port is taken, with --workers too, creating no store', async () => {
     const blocker = await listen(createServer())
+    const dir = await tempDir('hash-busy-')
     try {
-      const result = await runCli(process.execPath, [BIN, '--port', String(blocker.port)])
-      expect(result.code).toBe(1)
-      expect(result.stderr).toContain('EADDRINUSE')
+      for (const workers of ['1', '2']) {
+        const store = join(dir.path, `store-${workers}`, 'data')
+        const result = await runCli(process.execPath, [
+          BIN,
+          ...['--port', String(blocker.port), '--workers', workers, '--store', store],
+        ])
+        expect(result.code, result.stderr).toBe(1)
+        expect(result.stderr).toContain(workers === '1' ? 'EADDRINUSE' : 'could not start')
+        expect(existsSync(join(dir.path, `store-${workers}`))).toBe(false)
+      }
     } finally {
       await blocker.close()
+      await dir.remove()
     }
   })
 
@@ -91,6 +101,7 @@ describe('the command line conventions', () => {
       name: 'hash-server',
       portFlag: '--port',
       sizeFlag: '--max-body-size',
+      dataFlag: '--store',
     })
   })
 })

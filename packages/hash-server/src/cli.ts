@@ -12,6 +12,7 @@ import {
   serve,
   UsageError,
   urlOf,
+  withDataDirectory,
 } from '@sluice/internal/cli'
 import { fsReason } from '@sluice/internal/fs'
 import { aggregateClusterMetrics } from '@sluice/internal/http'
@@ -30,6 +31,7 @@ Options:
   --port N                port (default 8080; 0 picks a free one)
   --algorithm LIST        default algorithms, comma-separated (default md5)
   --store DIR             keep verified bodies at DIR/<algorithm>/<hex>, served by GET
+                          (created if missing)
   --workers N             processes sharing the port (default 1; 0 = one per core)
   --max-body-size BYTES   larger bodies get 413 (512k, 1G, 1TiB…: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
@@ -63,7 +65,8 @@ async function runServer(options: HashServerCommand, announce: boolean): Promise
   })
 }
 
-function runPrimary(options: HashServerCommand): void {
+/** Runs the workers; `removeCreated` undoes what the start created when no worker can start. */
+function runPrimary(options: HashServerCommand, removeCreated: () => Promise<void>): void {
   aggregateClusterMetrics()
   let stopping = false
   let announced = false
@@ -75,18 +78,21 @@ function runPrimary(options: HashServerCommand): void {
       `hash-server listening on ${urlOf('http', options.host, address.port)} (${options.workers} workers)\n`,
     )
   })
+  // What a failed start leaves to remove: the primary exits once it is gone and no worker runs.
+  let removing = Promise.resolve()
+  const exitWhenAllGone = () => {
+    // 0 when stopped by a signal, 1 when a worker could not start.
+    if (Object.keys(cluster.workers ?? {}).length === 0) void removing.finally(() => process.exit())
+  }
   cluster.on('exit', (worker, code) => {
-    if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
-      return
-    }
+    if (stopping) return exitWhenAllGone()
     if (!announced || code === 1) {
       console.error(`hash-server: worker ${worker.process.pid} could not start`)
       stopping = true
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
       process.exitCode = 1
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1)
-      return
+      removing = removeCreated().catch(() => {})
+      return exitWhenAllGone()
     }
     console.error(`hash-server: worker ${worker.process.pid} died (${code}); starting another`)
     fork()
@@ -95,14 +101,15 @@ function runPrimary(options: HashServerCommand): void {
     stopping = true
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
   }
-  process.once('SIGTERM', stopWorkers)
-  process.once('SIGINT', stopWorkers)
+  // Every signal, as serve() does: a repeated one must not end the primary before its workers.
+  process.on('SIGTERM', stopWorkers)
+  process.on('SIGINT', stopWorkers)
   for (let i = 0; i < options.workers; i++) fork()
 }
 
 /** Runs the hash-server command line; sets `process.exitCode`. */
-export function main(argv: readonly string[]): Promise<void> {
-  return runCommand(
+export async function main(argv: readonly string[]): Promise<void> {
+  await runCommand(
     {
       name: 'hash-server',
       help: HELP,
@@ -152,17 +159,25 @@ export function main(argv: readonly string[]): Promise<void> {
           },
         }
         const { store } = command.server
+        const clustered = command.workers > 1 && cluster.isPrimary
+        let removeCreated = async () => {}
         if (store !== undefined && cluster.isPrimary) {
-          // Checked (and cleared of a crash's leftovers) once, before any worker starts.
-          await new ContentStore(store).init().catch((error: unknown) => {
-            throw new CannotStartError(`--store ${store} ${fsReason(error)}`, { cause: error })
+          // Made, checked and cleared of a crash's leftovers once, before any worker starts (the
+          // workers find it ready); removed again if it was made here and the server cannot start.
+          removeCreated = await withDataDirectory('--store', store, async () => {
+            await new ContentStore(store).init().catch((error: unknown) => {
+              throw new CannotStartError(`--store ${store} ${fsReason(error)}`, { cause: error })
+            })
+            if (!clustered) await runServer(command, true)
           })
-        }
-        if (command.workers > 1 && cluster.isPrimary) runPrimary(command)
-        else await runServer(command, cluster.isPrimary)
+        } else if (!clustered) await runServer(command, cluster.isPrimary)
+        if (clustered) runPrimary(command, removeCreated)
       },
     },
     argv,
     packageVersion(import.meta.url),
   )
+  // A worker that could not start ends, so that its primary learns it: the IPC channel to the
+  // primary would keep it alive.
+  if (cluster.isWorker && process.exitCode) process.disconnect()
 }

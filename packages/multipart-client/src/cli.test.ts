@@ -104,6 +104,10 @@ describe('multipart-upload CLI', () => {
       const result = await cli([...args])
       expect(result.code, args.join(' ')).toBe(2)
       expect(result.stderr).toContain(message)
+      // Every usage error carries the usage text, as the root README promises.
+      expect(result.stderr, args.join(' ')).toMatch(
+        /\nUsage: multipart-upload [\s\S]*Try 'multipart-upload --help'\.\n$/,
+      )
     }
   })
 

@@ -7,6 +7,7 @@ import {
   runCommand,
   UsageError,
 } from '@sluice/internal/cli'
+import { InvalidArgumentError } from './errors.js'
 import { FormArgumentError, parseFormArgument } from './form-arg.js'
 import type { Part } from './parts.js'
 import { ProgressBar } from './progress.js'
@@ -40,7 +41,6 @@ const EXIT_CODES: Readonly<Record<string, number>> = {
   MPC_ERR_CONNECTION: 7,
   MPC_ERR_SOURCE: 26,
   MPC_ERR_TIMEOUT: 28,
-  MPC_ERR_INVALID_ARGUMENT: 2,
 }
 
 function parseHeader(line: string): [string, string] {
@@ -102,6 +102,10 @@ export function main(argv: readonly string[]): Promise<void> {
             signal: controller.signal,
             ...(retry ? { retry } : {}),
             ...(bar ? { onProgress: bar.onProgress } : {}),
+          }).catch((error: unknown) => {
+            // What the library refuses before sending anything is how the command was written.
+            if (error instanceof InvalidArgumentError) throw new UsageError(error.message)
+            throw error
           })
           bar?.finish()
           await pipeline(response.body, process.stdout)

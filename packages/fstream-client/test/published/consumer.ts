@@ -4,6 +4,7 @@ import {
   append,
   type FollowOptions,
   FstreamError,
+  FstreamProtocolError,
   follow,
   PROTOCOL,
   readResource,
@@ -18,4 +19,8 @@ const protocol: 'fstream.v1' = PROTOCOL
 // @ts-expect-error offset is a number of bytes
 follow('http://127.0.0.1:8080/a', { offset: '10' })
 export const codeOf = (error: unknown): string | undefined =>
-  error instanceof FstreamError ? `${protocol} ${error.code}` : undefined
+  error instanceof FstreamProtocolError
+    ? 'broken server'
+    : error instanceof FstreamError
+      ? `${protocol} ${error.code}`
+      : undefined

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runCli } from '@sluice/test-utils'
+import { runCli, startServerProcess } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import {
   byteSizeOption,
@@ -156,5 +156,27 @@ describe('scratchDir', () => {
     } finally {
       await rm(alive, { recursive: true, force: true })
     }
+  })
+})
+
+describe('serve() on signals', () => {
+  const FIXTURE = fileURLToPath(new URL('../../test/serve-fixture.ts', import.meta.url))
+
+  it('drains once and runs its exit handlers however many signals come (Ctrl-C under turbo)', async () => {
+    const served = await startServerProcess(process.execPath, ['--import', 'tsx', FIXTURE])
+    const dir = served.output().split('\n')[0] ?? ''
+    expect(existsSync(dir)).toBe(true)
+    // A request held open: the drain lasts until its bound.
+    const held = await fetch(`${served.url}/`)
+    expect(held.status).toBe(200)
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      served.child.once('exit', (code, signal) => resolve([code, signal])),
+    )
+    served.child.kill('SIGINT')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    served.child.kill('SIGINT')
+    served.child.kill('SIGTERM')
+    expect(await exited).toEqual([0, null])
+    expect(existsSync(dir)).toBe(false)
   })
 })

@@ -1,3 +1,4 @@
+export { withDataDirectory } from './data-directory.js'
 export { CannotStartError, ExitError, UsageError } from './errors.js'
 export {
   byteSizeOption,

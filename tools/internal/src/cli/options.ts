@@ -84,15 +84,21 @@ export async function secretOption(
   file: string | undefined,
   env: string,
 ): Promise<string | undefined> {
+  // Where the secret came from, as the user wrote it: what an empty one is reported as.
+  let source = flag
   let secret = value
   if (secret === undefined && file !== undefined) {
+    source = `${flag}-file ${file}`
     try {
       secret = (await readFile(file, 'utf8')).replace(/\r?\n$/, '')
     } catch (error) {
       throw new UsageError(`${flag}-file: cannot read ${file}: ${(error as Error).message}`)
     }
   }
-  secret ??= process.env[env]
-  if (secret === '') throw new UsageError(`${flag}: the secret is empty`)
+  if (secret === undefined) {
+    source = `${env} (environment)`
+    secret = process.env[env]
+  }
+  if (secret === '') throw new UsageError(`${source}: the secret is empty`)
   return secret
 }

@@ -64,8 +64,11 @@ export async function serve(servers: readonly Served[], options: ServeOptions = 
     }, drainMs).unref()
   }
   // Before anything is announced: a signal sent as soon as "listening" is read must drain too.
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  // Every signal is caught, not only the first: a Ctrl-C under turbo and pnpm reaches the process
+  // several times (each layer passes it on), and a second one left to its default would end the
+  // process at once, before its exit handlers (scratch directories) ran. The drain is bounded.
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
   for (const served of servers) {
     try {
       const port = await listen(served)

@@ -88,7 +88,10 @@ export const NAME_MAX = 255
  * `rawPath` is the path as the client sent it (not normalised by the URL parser, which would
  * quietly resolve `/a/../b` to `/b`).
  */
-export function relativePathOf(rawPath: string, maxSegmentBytes: number = NAME_MAX): string | undefined {
+export function relativePathOf(
+  rawPath: string,
+  maxSegmentBytes: number = NAME_MAX,
+): string | undefined {
   if (!rawPath.startsWith('/')) return undefined
   const segments: string[] = []
   for (const raw of rawPath.slice(1).split('/')) {

@@ -2,12 +2,17 @@
  * The gate a TypeScript user would be: packs the package in the current directory as it is
  * published, installs the tarball alone into a scratch project (with @types/node), and typechecks
  * `test/published/consumer.ts` against it under `nodenext` and `bundler` resolution with
- * `skipLibCheck` off. Fails too when any file of the tarball names the private `@sluice/internal`.
+ * `skipLibCheck` off. Fails too when any file of the tarball names the private `@sluice/internal`,
+ * and when a function's README heading (`### \`name(args): Type\``) gives another return type, or
+ * other optional parameters, than its published declaration. Checks the package's `files` too:
+ * every entry that names one file exists, and the CHANGELOG.md that `changeset version` writes at
+ * release time is published (the check packs with a stand-in when there is none yet).
  * Run by each package's `check:package` (after its build).
  */
 import { execFileSync } from 'node:child_process'
 import {
   copyFileSync,
+  existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -22,8 +27,9 @@ const PRIVATE = '@sluice/internal'
 const TYPES_NODE = '@types/node@20.19.43'
 
 const packageDir = process.cwd()
-const { name } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+const { name, files = [] } = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
   name: string
+  files?: string[]
 }
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-types-'))
@@ -38,9 +44,68 @@ function* filesBelow(dir: string): Generator<string> {
   }
 }
 
+/** The top-level parts of a parameter list, split at commas outside brackets. */
+function parameters(list: string): string[] {
+  const parts: string[] = []
+  let depth = 0
+  let current = ''
+  for (const char of list) {
+    if ('({[<'.includes(char)) depth++
+    if (')}]>'.includes(char)) depth--
+    if (char === ',' && depth === 0) {
+      parts.push(current.trim())
+      current = ''
+    } else current += char
+  }
+  if (current.trim() !== '') parts.push(current.trim())
+  return parts
+}
+
+/** Which parameters may be left out: `x?`, `{ … }?`, `x = default`, `x?: T`. */
+const optional = (list: string) =>
+  parameters(list).map(
+    (parameter) => /^[^:]*\?\s*(:|$)|=/.test(parameter) || /\}\?$/.test(parameter),
+  )
+
+/** Where the README's function headings disagree with the published declarations. */
+function documentedSignatures(readme: string, declarations: string): string[] {
+  const problems: string[] = []
+  for (const [, name, list, returned] of readme.matchAll(/^### `(\w+)\((.*)\): (.+)`$/gm)) {
+    const declared = new RegExp(`^declare function ${name}\\((.*)\\): (.+);$`, 'm').exec(
+      declarations,
+    )
+    if (declared === null) {
+      problems.push(`the README documents ${name}(), which is not a published function`)
+      continue
+    }
+    const [, declaredList = '', declaredReturn = ''] = declared
+    if (returned !== declaredReturn) {
+      problems.push(`the README says ${name}() returns ${returned}; it returns ${declaredReturn}`)
+    }
+    if (optional(list ?? '').join() !== optional(declaredList).join()) {
+      problems.push(
+        `the README's parameters of ${name}(${list}) are not those declared (${declaredList})`,
+      )
+    }
+  }
+  return problems
+}
+
 const failures: string[] = []
+for (const entry of files) {
+  if (!/[*?[]/.test(entry) && !existsSync(join(packageDir, entry))) {
+    failures.push(`package.json "files" lists ${entry}, which does not exist`)
+  }
+}
+const changelog = join(packageDir, 'CHANGELOG.md')
+const standIn = !existsSync(changelog)
 try {
-  run('pnpm', ['pack', '--pack-destination', scratch], packageDir)
+  if (standIn) writeFileSync(changelog, `# ${name}\n`)
+  try {
+    run('pnpm', ['pack', '--pack-destination', scratch], packageDir)
+  } finally {
+    if (standIn) rmSync(changelog)
+  }
   const tarball = readdirSync(scratch).find((file) => file.endsWith('.tgz'))
   if (tarball === undefined) throw new Error('pnpm pack made no tarball')
 
@@ -52,6 +117,17 @@ try {
       failures.push(`${relative(unpacked, file)} names ${PRIVATE}, which is never published`)
     }
   }
+
+  const published = join(unpacked, 'package')
+  if (!existsSync(join(published, 'CHANGELOG.md'))) {
+    failures.push('CHANGELOG.md would not be published: add it to package.json "files"')
+  }
+  failures.push(
+    ...documentedSignatures(
+      readFileSync(join(published, 'README.md'), 'utf8'),
+      readFileSync(join(published, 'dist/index.d.ts'), 'utf8'),
+    ),
+  )
 
   const project = join(scratch, 'project')
   run('mkdir', [project], scratch)
@@ -98,8 +174,8 @@ try {
 }
 
 if (failures.length > 0) {
-  console.error(`${name}: its published types do not work for a TypeScript user:`)
+  console.error(`${name}: is not published as a user needs it:`)
   for (const failure of failures) console.error(`  - ${failure}`)
   process.exit(1)
 }
-console.log(`${name}: the packed package typechecks for a consumer (nodenext, bundler)`)
+console.log(`${name}: packed as a user needs it: files, README signatures, types for a consumer (nodenext, bundler)`)

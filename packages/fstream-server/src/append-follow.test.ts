@@ -50,14 +50,17 @@ describe('legacy mode (no subprotocol, httpfstream framing)', () => {
     expect(await readFile(join(root, 'chat.log'), 'utf8')).toBe('earlier\nhello\nworld\n')
   })
 
-  it('sends a large current content as one message while an appender is active', async () => {
+  it('sends a large current content in messages of 32 KiB at most, then an empty one', async () => {
     const { ws, root } = await start()
     const big = 'x'.repeat(300_000)
     await writeFile(join(root, 'big.log'), big)
     const appender = await connectLegacy(`${ws}/big.log`, { 'x-verb': 'APPEND' })
     const follower = await connectLegacy(`${ws}/big.log`)
-    await expect.poll(() => follower.texts.length).toBe(2)
-    expect(follower.texts).toEqual([big, ''])
+    // ceil(300,000 / 32,768) = 10 messages, then the empty one that ends the current content.
+    await expect.poll(() => follower.texts.length).toBe(11)
+    expect(follower.texts.at(-1)).toBe('')
+    expect(follower.texts.slice(0, -1).every((text) => text.length <= 32 * 1024)).toBe(true)
+    expect(follower.texts.join('')).toBe(big)
     const closed = once(follower, 'close')
     appender.close(1000)
     const [code] = (await closed) as [number]

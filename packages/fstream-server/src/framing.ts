@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer'
 import { CLOSE, type ControlMessage, encodeControl, PROTOCOL } from '@sluice/internal/fstream'
 import type { WebSocket } from 'ws'
 
@@ -14,6 +13,8 @@ export interface Framing {
   appendFrame(data: Buffer, isBinary: boolean): AppendFrame
   /** Whether data goes to followers in binary frames. */
   readonly binaryData: boolean
+  /** Largest data message sent to a follower, bytes (undefined: as large as the data read). */
+  readonly maxMessage?: number
 }
 
 /** fstream.v1: binary frames are data, text frames carry control messages. */
@@ -26,19 +27,23 @@ export const V1: Framing = {
 
 /**
  * httpfstream's own clients: data travels in text frames and the server sends no control
- * messages. Text must be UTF-8 for every WebSocket peer to read it, so binary data (in a binary
- * frame, or bytes that are not UTF-8 in a text frame, which their Go client sends) is refused
- * with 1003, never dropped silently: it needs fstream.v1.
+ * messages. Their appender sends any bytes as text frames (the original server never checked
+ * UTF-8), so a text frame's bytes are stored exactly as they came, unchecked (the legacy sessions'
+ * ws server skips UTF-8 validation; fstream.v1 stays strict). A binary frame is refused with 1003,
+ * never dropped silently. Their follower reads at most 32 KiB of each message and drops the rest
+ * (it was written for a server that relayed the appender's own `io.Copy` writes), so followers
+ * get data in unfragmented messages of at most 32 KiB.
  */
 export const LEGACY: Framing = {
   name: 'legacy',
   control: () => {},
-  appendFrame: (data, isBinary) =>
-    !isBinary && isUtf8(data)
-      ? 'data'
-      : {
+  appendFrame: (_data, isBinary) =>
+    isBinary
+      ? {
           code: CLOSE.unsupportedData,
-          reason: 'binary data needs the fstream.v1 subprotocol (legacy text must be UTF-8)',
-        },
+          reason: 'binary frames need the fstream.v1 subprotocol (legacy data is sent as text)',
+        }
+      : 'data',
   binaryData: false,
+  maxMessage: 32 * 1024,
 }

@@ -1,10 +1,18 @@
-import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { listen, missingTool, runCli, tempDir } from '@sluice/test-utils'
+import {
+  cleanUpAfterTest,
+  listen,
+  missingTool,
+  runCli,
+  scrapeMetrics,
+  tempDir,
+} from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFstreamServer } from './index.js'
 
@@ -45,6 +53,9 @@ afterAll(async () => {
   await dir.remove()
 })
 
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+const followers = async () =>
+  (await scrapeMetrics(`${server.url}/metrics`)).get('fstream_server_followers')
 const ws = (path: string) => `${server.url.replace('http', 'ws')}${path}`
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -85,30 +96,89 @@ describe("httpfstream's own clients (their framing, on gorilla/websocket)", () =
     expect(followed.stdout.toString()).toBe('all of it\n')
   })
 
-  it('gets a clean 1003 refusal for binary data, keeping the text sent before', async (context) => {
+  it('follows 8 MiB of text streamed live, joining after the first line, byte-exact', async (context) => {
     if (client === undefined) return context.skip(skipReason)
+    const lines = Array.from({ length: 8 * 1024 }, (_, n) =>
+      Buffer.from(`${String(n).padStart(6, '0')} ${'abcdefghijklmnopqrstuvwxyz'.repeat(40)}\n`),
+    )
+    const all = Buffer.concat(lines)
+    expect(all.length).toBeGreaterThanOrEqual(8 * 1024 * 1024)
     const stdin = new PassThrough()
-    const appending = runCli(client, ['append', ws('/mixed.log')], {
+    const appending = runCli(client, ['append', ws('/big.log')], {
       input: stdin,
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
     })
-    stdin.write('text first\n')
+    stdin.write(lines[0])
     await expect
-      .poll(() => readFile(join(root, 'mixed.log'), 'utf8').catch(() => ''), {
-        timeout: 10_000,
-      })
-      .toBe('text first\n')
-    stdin.end(Buffer.concat([Buffer.from([0xff, 0xfe, 0x00]), randomBytes(4096)]))
-    const appended = await appending
-    expect(appended.code).toBe(3)
-    expect(appended.stderr).toMatch(/closed 1003 binary data needs the fstream\.v1 subprotocol/)
-    expect(await readFile(join(root, 'mixed.log'), 'utf8')).toBe('text first\n')
-    // The server goes on: the resource is free for the next appender.
-    const again = await runCli(client, ['append', ws('/mixed.log')], {
-      input: 'more\n',
-      timeoutMs: 30_000,
+      .poll(() =>
+        readFile(join(root, 'big.log')).then(
+          (data) => data.length,
+          () => 0,
+        ),
+      )
+      .toBe(lines[0]?.length)
+    // A follower whose reader is slow at first (its output is not read until the appender is
+    // done): it falls megabytes behind and catches up from the stored file, as in the report.
+    const follower = spawn(client, ['follow', ws('/big.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
-    expect(again.code, again.stderr).toBe(0)
-    expect(await readFile(join(root, 'mixed.log'), 'utf8')).toBe('text first\nmore\n')
+    cleanUpAfterTest(() => follower.kill('SIGKILL'))
+    follower.stdout.pause()
+    let stderr = ''
+    follower.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = once(follower, 'exit') as Promise<[number | null]>
+    // The follower is in (the server counts it) before the rest streams.
+    await expect.poll(() => followers()).toBe(1)
+    for (let n = 1; n < lines.length; n += 256) {
+      await new Promise<void>((resolve) =>
+        stdin.write(Buffer.concat(lines.slice(n, n + 256)), () => resolve()),
+      )
+    }
+    stdin.end()
+    const appended = await appending
+    expect(appended.code, appended.stderr).toBe(0)
+    const received: Buffer[] = []
+    follower.stdout.on('data', (chunk: Buffer) => received.push(chunk))
+    follower.stdout.resume()
+    const [code] = await exited
+    expect(code, stderr).toBe(0)
+    const followed = { stdout: Buffer.concat(received) }
+    expect(followed.stdout.length).toBe(all.length)
+    expect(sha256(followed.stdout)).toBe(sha256(all))
+  })
+
+  it('stores binary bytes sent as text frames exactly, and gives them back to legacy followers', async (context) => {
+    if (client === undefined) return context.skip(skipReason)
+    const data = randomBytes(1024 * 1024)
+    const stdin = new PassThrough()
+    const appending = runCli(client, ['append', ws('/bytes.bin')], {
+      input: stdin,
+      timeoutMs: 60_000,
+    })
+    stdin.write(data.subarray(0, 1000))
+    await expect
+      .poll(() =>
+        readFile(join(root, 'bytes.bin')).then(
+          (stored) => stored.length,
+          () => 0,
+        ),
+      )
+      .toBe(1000)
+    const following = runCli(client, ['follow', ws('/bytes.bin')], { timeoutMs: 60_000 })
+    await expect.poll(() => followers()).toBe(1)
+    stdin.end(data.subarray(1000))
+    const [appended, live] = await Promise.all([appending, following])
+    expect(appended.code, appended.stderr).toBe(0)
+    expect(appended.stderr).toContain('closed 1000')
+    expect(sha256(await readFile(join(root, 'bytes.bin')))).toBe(sha256(data))
+    expect(live.code, live.stderr).toBe(0)
+    expect(sha256(live.stdout)).toBe(sha256(data))
+    // Nobody appends now: the plain answer (gorilla's Dial keeps only 1 KiB of a refused
+    // handshake's body, so the bytes are checked over HTTP here).
+    const late = await fetch(`${server.url}/bytes.bin`)
+    expect(late.status).toBe(200)
+    expect(sha256(Buffer.from(await late.arrayBuffer()))).toBe(sha256(data))
   })
 })

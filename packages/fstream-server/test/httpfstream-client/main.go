@@ -6,7 +6,8 @@
 // independent WebSocket implementation.
 //
 //	httpfstream-client append ws://host/path < data   exit 0 on close 1000, 3 on another close code
-//	httpfstream-client follow ws://host/path > data    exit 0 at the end of the resource
+//	httpfstream-client follow ws://host/path > data    exit 0 at the end of the resource; like
+//	                                                   theirs, reads at most 32 KiB of a message
 package main
 
 import (
@@ -95,6 +96,9 @@ func follow(target string) {
 		}
 		fail("cannot follow: %v (HTTP %d)", err, status)
 	}
+	// httpfstream's webSocketReadCloser under io.Copy: every Read(p), with a 32 KiB p, takes the
+	// next message and reads at most len(p) bytes of it; the rest of that message is dropped.
+	p := make([]byte, 32*1024)
 	for {
 		op, r, err := conn.NextReader()
 		if err != nil {
@@ -106,7 +110,13 @@ func follow(target string) {
 		if op != websocket.TextMessage {
 			fail("websocket op is not text")
 		}
-		if _, err := io.Copy(os.Stdout, r); err != nil {
+		// One Read of the message. gorilla returns at most what its read buffer holds per call,
+		// a detail of this library rather than of theirs: fill p as far as the message goes.
+		n, err := io.ReadFull(r, p)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			fail("cannot read a message: %v", err)
+		}
+		if _, err := os.Stdout.Write(p[:n]); err != nil {
 			fail("cannot write: %v", err)
 		}
 	}

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import { join } from 'node:path'
 import { createHandlers, type FstreamServerOptions } from '@sluice/fstream-server'
 import { CLOSE, PROTOCOL, parseControl, QUERY } from '@sluice/internal/fstream'
 import { closeSessionsOnClose, createHttpServer, sendAsset } from '@sluice/internal/http'
@@ -22,25 +20,6 @@ const protocolModule = Buffer.from(
 const MAX_LISTED = 500
 
 /**
- * The logs under `<root>/logs`, as resource paths (`/logs/a.log`), sorted; symbolic links and
- * dot files are left out, and at most {@link MAX_LISTED}.
- */
-export async function listLogs(root: string): Promise<string[]> {
-  const found: string[] = []
-  const walk = async (relative: string): Promise<void> => {
-    const entries = await readdir(join(root, relative), { withFileTypes: true }).catch(() => [])
-    for (const entry of entries) {
-      if (found.length >= MAX_LISTED || entry.name.startsWith('.')) continue
-      const path = `${relative}/${entry.name}`
-      if (entry.isDirectory()) await walk(path)
-      else if (entry.isFile()) found.push(path)
-    }
-  }
-  await walk('/logs')
-  return found.sort()
-}
-
-/**
  * fstream-server's handlers under `/logs/…` plus the page at `/`: the page follows a log with
  * the browser's WebSocket (subprotocol fstream.v1) and appends lines typed in its form. `/logs.json`
  * lists the logs for the page's picker; `/health` and `/metrics` are fstream-server's (the page
@@ -54,10 +33,13 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
       return sendAsset(req, res, protocolModule, 'text/javascript')
     if (path === '/' || path === '/index.html') return sendAsset(req, res, page, 'text/html')
     if (path === '/logs.json') {
-      listLogs(options.root).then(
-        (logs) => sendAsset(req, res, Buffer.from(JSON.stringify({ logs })), 'application/json'),
-        () => res.writeHead(500).end(),
-      )
+      fstream.storage
+        .list('logs', MAX_LISTED)
+        .then((paths) => paths.map((path) => `/${path}`))
+        .then(
+          (logs) => sendAsset(req, res, Buffer.from(JSON.stringify({ logs })), 'application/json'),
+          () => res.writeHead(500).end(),
+        )
       return
     }
     if (path === (options.healthPath ?? '/health') || path === (options.metricsPath ?? '/metrics'))

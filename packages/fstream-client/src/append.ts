@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { QUERY } from '@sluice/internal/fstream'
 import WebSocket from 'ws'
-import { FstreamConnectionError, FstreamError } from './errors.js'
+import { closeError, FstreamConnectionError, FstreamError } from './errors.js'
 import { readResource } from './read-resource.js'
 import { attemptsOf, retryDelay, sleep } from './reconnect.js'
 import {
@@ -217,7 +217,7 @@ class Appender {
   #onClose(closed: Session, code: number, reason: string): void {
     if (closed !== this.#session) return
     this.#session = undefined
-    const broken = closed.protocolError()
+    const broken = closed.protocolError() ?? closeError(String(this.#url), code, reason)
     const error =
       broken ??
       new FstreamConnectionError(

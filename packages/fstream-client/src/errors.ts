@@ -1,3 +1,5 @@
+import { CLOSE } from '@sluice/internal/fstream'
+
 /** Every error of this package: a stable `code`, the HTTP status when there was one, `cause`. */
 export class FstreamError extends Error {
   override name = 'FstreamError'
@@ -31,7 +33,9 @@ export function refusal(status: number, url: string, reason = ''): FstreamError 
           ? ['FSTREAM_ERR_CONFLICT', 'conflict']
           : status === 416
             ? ['FSTREAM_ERR_OFFSET', 'offset past the end of the resource']
-            : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
+            : status === 410
+              ? ['FSTREAM_ERR_GONE', 'no longer stored']
+              : ['FSTREAM_ERR_HTTP', `unexpected HTTP status ${status}`]
   const said = reason.trim() === '' ? '' : `: ${reason.trim()}`
   return new FstreamError(`${url}: ${what} (${status})${said}`, code, status)
 }
@@ -42,4 +46,23 @@ export class FstreamProtocolError extends FstreamError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 'FSTREAM_ERR_PROTOCOL', undefined, options)
   }
+}
+
+/**
+ * The error a session's close code says, when it says more than "the connection ended":
+ * the resource was deleted (`FSTREAM_ERR_GONE`), or another appender took it over
+ * (`FSTREAM_ERR_CONFLICT`).
+ */
+export function closeError(url: string, code: number, reason: string): FstreamError | undefined {
+  if (code === CLOSE.gone) {
+    return new FstreamError(`${url}: the resource was deleted (${reason})`, 'FSTREAM_ERR_GONE', 410)
+  }
+  if (code === CLOSE.superseded) {
+    return new FstreamError(
+      `${url}: another appender took the resource over (${reason})`,
+      'FSTREAM_ERR_CONFLICT',
+      409,
+    )
+  }
+  return undefined
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { QUERY } from '@sluice/internal/fstream'
 import type WebSocket from 'ws'
-import { FstreamConnectionError } from './errors.js'
+import { closeError, FstreamConnectionError } from './errors.js'
 import { attemptsOf, retryDelay } from './reconnect.js'
 import { type ConnectOptions, openSession, webSocketUrl } from './websocket.js'
 
@@ -62,7 +62,7 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
         ws = session.ws
         if (stream.destroyed) session.ws.terminate()
         session.ws.once('close', (code: number, reason: Buffer) => {
-          const broken = session.protocolError()
+          const broken = session.protocolError() ?? closeError(String(url), code, reason.toString())
           if (broken) stream.destroy(broken)
           else if (code === 1000) stream.push(null)
           else

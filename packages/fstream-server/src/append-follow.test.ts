@@ -206,3 +206,30 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
     expect(await readFile(join(root, 'small'), 'utf8')).toBe('12345')
   })
 })
+
+describe('DELETE', () => {
+  it('deletes with the append token: the appender and live followers end with 4410, then 404', async () => {
+    const { url, ws, root } = await start({ appendToken: 'secret' })
+    const auth = { authorization: 'Bearer secret' }
+    const appender = await connect(`${ws}/gone.log`, { 'x-verb': 'APPEND', ...auth })
+    appender.send(Buffer.from('some lines\n'))
+    await expect.poll(() => appender.control.some((message) => message.type === 'ack')).toBe(true)
+    const follower = await connect(`${ws}/gone.log`)
+    const followed = followAll(follower)
+    const appenderClosed = once(appender, 'close') as Promise<[number, Buffer]>
+    expect((await fetch(`${url}/gone.log`, { method: 'DELETE' })).status).toBe(401)
+    const deleted = await fetch(`${url}/gone.log`, { method: 'DELETE', headers: auth })
+    expect(deleted.status).toBe(204)
+    const [code, reason] = await appenderClosed
+    expect([code, reason.toString()]).toEqual([4410, 'the resource was deleted'])
+    const result = await followed
+    expect(result.code).toBe(4410)
+    expect(result.bytes.toString()).toBe('some lines\n')
+    expect((await fetch(`${url}/gone.log`)).status).toBe(404)
+    await expect(readFile(join(root, 'gone.log'))).rejects.toThrow(/ENOENT/)
+    expect((await fetch(`${url}/gone.log`, { method: 'DELETE', headers: auth })).status).toBe(404)
+    // The path takes a new appender, from zero.
+    const next = await connect(`${ws}/gone.log`, { 'x-verb': 'APPEND', ...auth })
+    expect(await appendAll(next, [Buffer.from('again\n')])).toBe(6)
+  })
+})

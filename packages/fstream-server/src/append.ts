@@ -1,9 +1,8 @@
-import type { FileHandle } from 'node:fs/promises'
-import { writeAll } from '@sluice/internal/fs'
 import { CLOSE } from '@sluice/internal/fstream'
-import type { LiveBytes } from '@sluice/internal/live'
+import { ResourceGoneError } from './errors.js'
 import type { Framing } from './framing.js'
 import type { SessionSocket } from './session-socket.js'
+import type { AppendTarget } from './storage/index.js'
 
 /** Bytes received but not yet written at which the appender's socket is paused. */
 const PAUSE_AT = 4 * 1024 * 1024
@@ -21,20 +20,24 @@ export interface AppendOptions {
 /** A reason for a close frame, within the 123 bytes a close frame allows. */
 const reason = (text: string) => text.slice(0, 120)
 
+/** Close codes after which an append may be resumed: the resource is left unfinished. */
+const RESUMABLE = new Set<number>([CLOSE.goingAway, 1006, CLOSE.internalError])
+
 /**
- * One APPEND session. Data frames are appended in order; durability runs beside the writes:
- * each fsync covers everything written before it started, so acknowledgements come as often as
- * the disk allows without slowing the writes down.
+ * One APPEND session. Data frames are stored in order; durability runs beside the writes: each
+ * sync covers everything written before it started, so acknowledgements come as often as the
+ * storage allows without slowing the writes down.
  */
 class AppendSession {
   readonly #ws: SessionSocket
-  readonly #file: FileHandle
-  readonly #live: LiveBytes
+  readonly #target: AppendTarget
   readonly #options: AppendOptions
   #pending: Buffer[] = []
   #pendingBytes = 0
   #writing: Promise<void> | undefined
   #syncing: Promise<void> | undefined
+  /** Bytes of the resource stored (readable by followers), and durable. */
+  #stored: number
   #durable: number
   /** Storing failed: 1011. */
   #failure: Error | undefined
@@ -44,12 +47,12 @@ class AppendSession {
   #refusal: { readonly code: number; readonly reason: string } | undefined
   #ended: Promise<void> | undefined
 
-  constructor(ws: SessionSocket, file: FileHandle, live: LiveBytes, options: AppendOptions) {
+  constructor(ws: SessionSocket, target: AppendTarget, options: AppendOptions) {
     this.#ws = ws
-    this.#file = file
-    this.#live = live
+    this.#target = target
     this.#options = options
-    this.#durable = live.size
+    this.#stored = target.start
+    this.#durable = target.start
   }
 
   /** Resolves once the session is over: everything received stored, the file closed. */
@@ -60,25 +63,35 @@ class AppendSession {
       this.#violation = error
     })
     const heartbeat = this.#heartbeat()
+    const onLost = () => this.#lose(this.#target.lost.reason as Error)
+    this.#target.lost.addEventListener('abort', onLost, { once: true })
     return new Promise((resolve) => {
-      // The resource is free for the next appender before the close reply says so.
-      const end = () => {
+      // The resource is free for the next appender before the close reply says so. It is left
+      // unfinished (followers wait for the next appender) when the append may be resumed.
+      const end = (code: number | undefined) => {
         this.#ended ??= this.#settled()
-          .then(() => this.#file.close())
-          .catch(() => {})
+          .then(() => {
+            const resumable =
+              this.#failure !== undefined ||
+              this.#target.lost.aborted ||
+              RESUMABLE.has(code ?? CLOSE.normal)
+            return this.#target.close(!resumable)
+          })
+          .catch((error: Error) => this.#options.log(`APPEND end failed: ${error.message}`))
           .finally(() => {
+            this.#target.lost.removeEventListener('abort', onLost)
             clearInterval(heartbeat)
             resolve()
           })
         return this.#ended
       }
       ws.holdCloseReply(async (code) => {
-        await end()
+        await end(code)
         return this.#closeReply(code)
       })
-      ws.once('close', () => void end())
+      ws.once('close', (code: number) => void end(code))
       // Where this session starts: a client that did not ask for an offset learns it here.
-      this.#options.framing.control(ws, { type: 'ready', offset: this.#live.size })
+      this.#options.framing.control(ws, { type: 'ready', offset: this.#target.start })
       ws.on('message', (data: Buffer, isBinary: boolean) => this.#receive(data, isBinary))
     })
   }
@@ -101,7 +114,7 @@ class AppendSession {
       return
     }
     const { maxSize } = this.#options
-    if (this.#live.size + this.#pendingBytes + data.length > maxSize) {
+    if (this.#stored + this.#pendingBytes + data.length > maxSize) {
       this.#refuse(CLOSE.tooBig, `the resource may not grow past ${maxSize} bytes`)
       return
     }
@@ -116,6 +129,14 @@ class AppendSession {
     this.#refusal = { code, reason: why }
     this.#options.log(`APPEND closed: ${why}`)
     void this.#settled().then(() => this.#ws.closeNow(code, why))
+  }
+
+  /** The storage took the resource away (deleted, or taken over): no more data is taken. */
+  #lose(why: Error): void {
+    const code = why instanceof ResourceGoneError ? CLOSE.gone : CLOSE.superseded
+    this.#refusal = { code, reason: reason(why.message) }
+    this.#options.log(`APPEND closed: ${why.message}`)
+    this.#ws.closeNow(code, reason(why.message))
   }
 
   #fail(error: Error): void {
@@ -139,9 +160,11 @@ class AppendSession {
       const batch = this.#pending
       this.#pending = []
       this.#pendingBytes = 0
-      await writeAll(this.#file, batch)
-      this.#live.push(batch)
-      this.#options.stored?.(batch.reduce((sum, chunk) => sum + chunk.length, 0))
+      if (this.#target.lost.aborted) return
+      await this.#target.write(batch)
+      const bytes = batch.reduce((sum, chunk) => sum + chunk.length, 0)
+      this.#stored += bytes
+      this.#options.stored?.(bytes)
       // Runs beside the next writes; its failure is handled where it happens.
       void this.#sync()
       if (this.#ws.isPaused && this.#pendingBytes < PAUSE_AT) this.#ws.resume()
@@ -150,12 +173,10 @@ class AppendSession {
 
   #sync(): Promise<void> {
     this.#syncing ??= (async () => {
-      while (this.#durable < this.#live.size && !this.#failure) {
-        const target = this.#live.size
-        await this.#file.datasync()
-        this.#durable = target
+      while (this.#durable < this.#stored && !this.#failure && !this.#target.lost.aborted) {
+        this.#durable = await this.#target.sync()
         if (this.#ws.readyState === this.#ws.OPEN) {
-          this.#options.framing.control(this.#ws, { type: 'ack', offset: target })
+          this.#options.framing.control(this.#ws, { type: 'ack', offset: this.#durable })
         }
       }
     })()
@@ -169,7 +190,11 @@ class AppendSession {
   /** Resolves once everything received is written and synced (or storing failed). */
   async #settled(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing
-    while (!this.#failure && (this.#syncing !== undefined || this.#durable < this.#live.size)) {
+    while (
+      !this.#failure &&
+      !this.#target.lost.aborted &&
+      (this.#syncing !== undefined || this.#durable < this.#stored)
+    ) {
       await (this.#syncing ?? this.#sync())
     }
   }
@@ -195,8 +220,9 @@ class AppendSession {
 
 /**
  * Runs one APPEND session: `{"type":"ready","offset":N}` first (the resource's length); then
- * data frames are appended in order, and as fsyncs complete, `{"type":"ack","offset":N}` tells
- * the appender that the first N bytes of the resource are durable.
+ * data frames are stored in order, and as the storage makes them durable (fsync, a JetStream
+ * acknowledgement), `{"type":"ack","offset":N}` tells the appender that the first N bytes of the
+ * resource are.
  *
  * The session ends when the appender closes: the answer to its close frame waits until every
  * byte received is written and synced and the last ack sent, and is 1000 only then (1011 with the
@@ -205,9 +231,8 @@ class AppendSession {
  */
 export function runAppend(
   ws: SessionSocket,
-  file: FileHandle,
-  live: LiveBytes,
+  target: AppendTarget,
   options: AppendOptions,
 ): Promise<void> {
-  return new AppendSession(ws, file, live, options).run()
+  return new AppendSession(ws, target, options).run()
 }

@@ -1,5 +1,6 @@
 import {
   byteSizeOption,
+  CannotStartError,
   millisecondsOption,
   packageVersion,
   pathOption,
@@ -10,6 +11,7 @@ import {
   UsageError,
   withDataDirectory,
 } from '@sluice/internal/cli'
+import { fsReason } from '@sluice/internal/fs'
 import { createFstreamServer } from './server.js'
 
 const HELP = `Usage: fstream-server --root DIR [--host 127.0.0.1] [--port 8080] [options]
@@ -76,8 +78,7 @@ export function main(argv: readonly string[]): Promise<void> {
           values['follow-token-file'],
           'FSTREAM_FOLLOW_TOKEN',
         )
-        const server = createFstreamServer({
-          root: values.root,
+        const options = {
           headersTimeout: millisecondsOption('--headers-timeout', values['headers-timeout']),
           healthPath: pathOption('--health-path', values['health-path']),
           metricsPath: pathOption('--metrics-path', values['metrics-path']),
@@ -87,10 +88,15 @@ export function main(argv: readonly string[]): Promise<void> {
           ...(maxSize === undefined
             ? {}
             : { maxResourceSize: byteSizeOption('--max-size', maxSize) }),
+        }
+        const root = values.root
+        await withDataDirectory('--root', root, async () => {
+          const server = createFstreamServer({ ...options, root })
+          await server.ready.catch((error: unknown) => {
+            throw new CannotStartError(`--root ${root} ${fsReason(error)}`, { cause: error })
+          })
+          await serve([{ server, name: 'fstream-server', host: values.host, port }])
         })
-        await withDataDirectory('--root', values.root, () =>
-          serve([{ server, name: 'fstream-server', host: values.host, port }]),
-        )
       },
     },
     argv,

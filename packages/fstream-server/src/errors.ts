@@ -47,7 +47,7 @@ export class ResourceNotFoundError extends FstreamServerError {
   }
 }
 
-/** A method other than GET/HEAD on a resource (`405`). */
+/** A method other than GET, HEAD and DELETE on a resource (`405`). */
 export class MethodNotAllowedError extends FstreamServerError {
   override name = 'MethodNotAllowedError'
   constructor(method: string) {
@@ -72,6 +72,18 @@ export class OffsetOutOfRangeError extends FstreamServerError {
       'FSTREAM_ERR_OFFSET',
       416,
     )
+  }
+}
+
+/**
+ * The resource, or the part of it asked for, is no longer stored: deleted, or removed by the
+ * storage's limits (`410`). A session that is running when it happens is closed with
+ * `CLOSE.gone`.
+ */
+export class ResourceGoneError extends FstreamServerError {
+  override name = 'ResourceGoneError'
+  constructor(message: string) {
+    super(message, 'FSTREAM_ERR_GONE', 410)
   }
 }
 

@@ -1,10 +1,9 @@
-import type { FileHandle } from 'node:fs/promises'
 import { CLOSE } from '@sluice/internal/fstream'
-import { LiveBytes, readLive, type StoredBytes } from '@sluice/internal/live'
 import type { WebSocket } from 'ws'
+import { ResourceGoneError } from './errors.js'
 import type { Framing } from './framing.js'
+import type { FollowSource } from './storage/index.js'
 
-const READ_SIZE = 256 * 1024
 /** Bytes queued on a follower's socket before it waits for some of them to be sent. */
 const QUEUE_LIMIT = 512 * 1024
 
@@ -49,34 +48,6 @@ class DataSender {
   }
 }
 
-/** A resource's stored bytes, read from its open file. */
-function fileBytes(file: FileHandle): StoredBytes {
-  return {
-    async read(position, length) {
-      const { bytesRead, buffer } = await file.read(Buffer.allocUnsafe(length), 0, length, position)
-      return buffer.subarray(0, bytesRead)
-    },
-  }
-}
-
-/**
- * httpfstream's framing: the current content (in the framing's messages, memory stays flat), then
- * an empty message; returns where the content ended.
- */
-async function sendCurrentContent(
-  sender: DataSender,
-  size: number,
-  stored: StoredBytes,
-  options: FollowOptions,
-) {
-  for await (const bytes of readLive(LiveBytes.finished(size), stored, { chunkSize: READ_SIZE })) {
-    options.sent?.(bytes.length)
-    await sender.send(bytes)
-  }
-  await sender.send(Buffer.alloc(0))
-  return size
-}
-
 export interface FollowOptions {
   readonly framing: Framing
   /** Reports a failure of this session, once. */
@@ -87,54 +58,60 @@ export interface FollowOptions {
 
 /**
  * Runs one FOLLOW session: `{"type":"ready","offset":N}` (where it starts, a negative offset
- * resolved), then data frames from there to the end of the file, then live data as it is
- * appended; close 1000 once the follower has everything and nobody appends. In legacy framing
- * (httpfstream's clients, only while an appender is active) the current content comes first, then
- * an empty message, then the appended data, all in text messages of at most 32 KiB.
+ * resolved), then data frames from there to the end of what is stored, then live data as it is
+ * appended; close 1000 once the follower has everything and nobody appends, `CLOSE.gone` when
+ * the resource is deleted meanwhile. In legacy framing (httpfstream's clients, only while an
+ * appender is active) the current content comes first, then an empty message, then the appended
+ * data, all in text messages of at most 32 KiB.
  *
- * The bytes come from the shared live core (newest from memory, older from the file, at the
- * follower's own pace); this session only adds its transport's backpressure (see DataSender).
+ * The bytes come from the storage at the follower's own pace; this session only adds its
+ * transport's backpressure (see DataSender).
  */
 export async function runFollow(
   ws: WebSocket,
-  file: FileHandle,
-  offset: number,
-  appending: () => LiveBytes | undefined,
+  source: FollowSource,
   options: FollowOptions,
 ): Promise<void> {
   const { framing, log } = options
   const stopped = new AbortController()
   ws.once('close', () => stopped.abort())
-  const stored = fileBytes(file)
   try {
     const sender = new DataSender(ws, framing)
-    let source = appending() ?? LiveBytes.finished((await file.stat()).size)
-    let position = offset < 0 ? Math.max(0, source.size + offset) : offset
+    // Legacy framing marks the end of the current content with an empty message.
+    let contentEnd = framing.binaryData ? undefined : source.size
+    let position = source.start
     if (framing.binaryData) framing.control(ws, { type: 'ready', offset: position })
-    else position = await sendCurrentContent(sender, source.size, stored, options)
-    for (;;) {
-      const chunks = readLive(source, stored, {
-        start: position,
-        chunkSize: READ_SIZE,
-        signal: stopped.signal,
-      })
-      for await (const bytes of chunks) {
-        position += bytes.length
-        options.sent?.(bytes.length)
-        await sender.send(bytes)
-      }
-      if (stopped.signal.aborted) return
-      // Caught up with bytes nobody writes to any more; an appender may have started meanwhile.
-      const next = appending()
-      if (next === undefined || next === source || next.state !== 'receiving') break
-      source = next
+    else if (contentEnd === position) {
+      await sender.send(Buffer.alloc(0))
+      contentEnd = undefined
     }
+    for await (let bytes of source.bytes(stopped.signal)) {
+      options.sent?.(bytes.length)
+      if (contentEnd !== undefined && position + bytes.length >= contentEnd) {
+        const split = contentEnd - position
+        await sender.send(bytes.subarray(0, split))
+        await sender.send(Buffer.alloc(0))
+        contentEnd = undefined
+        position += split
+        bytes = bytes.subarray(split)
+        if (bytes.length === 0) continue
+      }
+      position += bytes.length
+      await sender.send(bytes)
+    }
+    if (stopped.signal.aborted) return
     ws.close(CLOSE.normal, 'end of resource')
   } catch (error) {
+    if (error instanceof ResourceGoneError) {
+      ws.close(CLOSE.gone, error.message)
+      return
+    }
     // A send that fails because the follower left is no failure of the server.
-    if (ws.readyState === ws.OPEN) log(`FOLLOW failed: ${(error as Error).message}`)
-    ws.terminate()
+    if (ws.readyState === ws.OPEN) {
+      log(`FOLLOW failed: ${(error as Error).message}`)
+      ws.close(CLOSE.internalError, (error as Error).message.slice(0, 120))
+    } else ws.terminate()
   } finally {
-    await file.close()
+    await source.close()
   }
 }

@@ -4,6 +4,7 @@ export {
   FstreamServerError,
   MethodNotAllowedError,
   OffsetOutOfRangeError,
+  ResourceGoneError,
   ResourceNotFoundError,
   StorageError,
   SymbolicLinkError,
@@ -14,6 +15,14 @@ export {
   createHandlers,
   createRequestHandler,
   type FstreamHandlers,
+  type FstreamServer,
   type FstreamServerOptions,
   PROTOCOL,
 } from './server.js'
+export { FileStorage } from './storage/files.js'
+export type {
+  AppendTarget,
+  FollowRequest,
+  FollowSource,
+  ResourceStorage,
+} from './storage/index.js'

@@ -60,7 +60,7 @@ describe('plain GET/HEAD of stored resources', () => {
       }
       const post = await fetch(`${server.url}/logs/app.log`, { method: 'POST', body: 'x' })
       expect(post.status).toBe(405)
-      expect(post.headers.get('allow')).toBe('GET, HEAD')
+      expect(post.headers.get('allow')).toBe('GET, HEAD, DELETE')
     } finally {
       await server.close()
     }

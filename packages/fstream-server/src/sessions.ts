@@ -1,21 +1,11 @@
-import { constants } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { openBeneath } from '@sluice/internal/fs'
 import { CLOSE, PROTOCOL } from '@sluice/internal/fstream'
 import { type CompletedRequest, measureExchange, type RequestObserver } from '@sluice/internal/http'
 import { WebSocketServer } from 'ws'
 import { runAppend } from './append.js'
-import {
-  AppendConflictError,
-  type FstreamServerError,
-  OffsetOutOfRangeError,
-  ResourceNotFoundError,
-  StorageError,
-  SymbolicLinkError,
-} from './errors.js'
+import type { FstreamServerError } from './errors.js'
 import { runFollow } from './follow.js'
 import {
   readSessionRequest,
@@ -25,12 +15,12 @@ import {
   verbOf,
 } from './handshake.js'
 import type { FstreamMetrics } from './metrics.js'
-import { Registry } from './resources.js'
 import { SessionSocket } from './session-socket.js'
+import type { ResourceStorage } from './storage/index.js'
 
 /** What the sessions of a server need to know. */
 export interface SessionOptions {
-  readonly root: string
+  readonly storage: ResourceStorage
   readonly tokens: Tokens
   readonly maxPayload: number
   readonly maxResourceSize: number
@@ -50,69 +40,34 @@ interface Exchange {
   readonly end: (status: number) => void
 }
 
-/** Opens a resource for reading, without following a link; an error when it is not a file. */
-export async function openResource(
-  root: string,
-  relative: string,
-): Promise<FileHandle | FstreamServerError> {
-  let file: FileHandle
-  try {
-    file = await openBeneath(root, relative, constants.O_RDONLY)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ELOOP') return new SymbolicLinkError()
-    if (code === 'ENOENT' || code === 'ENOTDIR') return new ResourceNotFoundError()
-    throw error
-  }
-  if (!(await file.stat()).isFile()) {
-    await file.close()
-    return new ResourceNotFoundError()
-  }
-  return file
+/** The client went away before its session began. */
+class ClientLeftError extends Error {
+  override name = 'ClientLeftError'
 }
 
 /**
  * httpfstream's answer to a follower when nobody appends: the content in a plain HTTP 200.
- * Resolves with the content's length.
+ * Resolves with the content's length; a resource that cannot be read is refused instead.
  */
-async function sendContent(socket: Duplex, file: FileHandle): Promise<number> {
-  const { size } = await file.stat()
+async function sendContent(
+  socket: Duplex,
+  storage: ResourceStorage,
+  relative: string,
+): Promise<number | FstreamServerError> {
+  const content = await storage.representation(relative)
+  if ('status' in content) return content
+  const { size } = content
   socket.write(
     `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
       `Content-Length: ${size}\r\n\r\n`,
   )
   if (size === 0) {
-    await file.close()
+    content.release?.()
     socket.end()
     return 0
   }
-  await pipeline(file.createReadStream({ start: 0, end: size - 1, autoClose: true }), socket)
+  await pipeline(content.open(0, size - 1), socket)
   return size
-}
-
-/** Opens a resource to append to, creating it (and its directories) only when that is asked. */
-async function openForAppend(
-  root: string,
-  session: SessionRequest,
-): Promise<FileHandle | FstreamServerError> {
-  const flags = constants.O_WRONLY | constants.O_APPEND
-  const refusal = (error: unknown) =>
-    (error as NodeJS.ErrnoException).code === 'ELOOP'
-      ? new SymbolicLinkError()
-      : new AppendConflictError(`cannot append here: ${(error as Error).message}`)
-  try {
-    return await openBeneath(root, session.relative, flags)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return refusal(error)
-    if ((session.offset ?? 0) !== 0) {
-      return new AppendConflictError(`the resource is 0 bytes, not ${session.offset}`)
-    }
-  }
-  try {
-    return await openBeneath(root, session.relative, flags | constants.O_CREAT)
-  } catch (error) {
-    return refusal(error)
-  }
 }
 
 /**
@@ -122,7 +77,6 @@ async function openForAppend(
  */
 export class Sessions {
   readonly #options: SessionOptions
-  readonly #registry = new Registry()
   readonly #v1: WebSocketServer
   readonly #legacy: WebSocketServer
 
@@ -138,7 +92,7 @@ export class Sessions {
       ...common,
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     })
-    // Legacy text is checked by the session, which refuses non-UTF-8 with 1003 (not ws's 1007).
+    // httpfstream's appender sends any bytes in text frames: legacy text is not UTF-8 checked.
     this.#legacy = new WebSocketServer({ ...common, skipUTF8Validation: true })
   }
 
@@ -155,18 +109,13 @@ export class Sessions {
       observe.finished(ended)
     }
     this.#session({ req, socket, head, end }).catch((error: Error) => {
-      this.#options.log(`session failed: ${error.message}`)
+      if (!(error instanceof ClientLeftError)) this.#options.log(`session failed: ${error.message}`)
       socket.destroy()
       end(0)
     })
   }
 
-  /** How many resources have an appender now. */
-  get appendingCount(): number {
-    return this.#registry.appendingCount
-  }
-
-  /** Closes every session with 1001 (appenders' acknowledged data is on disk). */
+  /** Closes every session with 1001 (appenders' acknowledged data is stored). */
   close(): void {
     for (const server of [this.#v1, this.#legacy]) {
       for (const ws of server.clients) {
@@ -199,8 +148,14 @@ export class Sessions {
     const server = session.framing.binaryData ? this.#v1 : this.#legacy
     const label = `${session.verb} /${session.relative}`
     const { metrics, log } = this.#options
-    return new Promise<SessionSocket>((resolve) =>
+    return new Promise<SessionSocket>((resolve, reject) => {
+      // ws drops an upgrade whose socket is gone without calling back: say so, so that what the
+      // session holds (a lease, an open resource) is let go.
+      const left = () => reject(new ClientLeftError())
+      if (socket.destroyed) return left()
+      socket.once('close', left)
       server.handleUpgrade(req, socket, head, (ws) => {
+        socket.off('close', left)
         const sessionSocket = ws as SessionSocket
         ws.on('error', (error: Error) => log(`${label} closed: ${error.message}`))
         if (session.verb === 'FOLLOW') metrics.followers.inc()
@@ -210,45 +165,25 @@ export class Sessions {
           exchange.end(101)
         })
         resolve(sessionSocket)
-      }),
-    )
+      })
+    })
   }
 
   async #append(
     session: SessionRequest,
     exchange: Exchange,
   ): Promise<FstreamServerError | undefined> {
-    const { relative } = session
-    const registry = this.#registry
-    if (!registry.reserve(relative)) return new AppendConflictError('another appender is active')
-    const file = await openForAppend(this.#options.root, session)
-    if ('status' in file) {
-      registry.cancel(relative)
-      return file
-    }
-    const info = await file.stat()
-    const refusal = !info.isFile()
-      ? new AppendConflictError('not a file')
-      : session.offset !== undefined && session.offset !== info.size
-        ? new AppendConflictError(`the resource is ${info.size} bytes, not ${session.offset}`)
-        : undefined
-    // What a previous session wrote but never synced (a crash, a restart) becomes durable now:
-    // the `ready` offset of this session is one the appender can rely on.
-    const synced = refusal ?? (await file.datasync().then(() => undefined, storageError))
-    if (synced) {
-      registry.cancel(relative)
-      await file.close()
-      return synced
-    }
-    const live = registry.activate(relative, info.size)
-    const ws = await this.#upgrade(session, exchange)
+    const target = await this.#options.storage.openAppend(session.relative, session.offset)
+    if ('status' in target) return target
+    const ws = await this.#upgrade(session, exchange).catch(async (error: unknown) => {
+      await target.close(false)
+      throw error
+    })
     const { maxResourceSize: maxSize, heartbeatMs, log, metrics } = this.#options
     const framing = session.framing
     const stored = (bytes: number) => metrics.countAppended(bytes)
     // The session runs on its own; it never rejects (its failures close it with their code).
-    void runAppend(ws, file, live, { maxSize, heartbeatMs, log, framing, stored }).finally(() =>
-      registry.release(relative, live),
-    )
+    void runAppend(ws, target, { maxSize, heartbeatMs, log, framing, stored })
     return undefined
   }
 
@@ -257,55 +192,29 @@ export class Sessions {
     exchange: Exchange,
   ): Promise<FstreamServerError | undefined> {
     const { relative, framing } = session
-    const { root, log, metrics } = this.#options
-    const registry = this.#registry
-    const appending = () => registry.get(relative)
-    const following = { framing, log, sent: (bytes: number) => metrics.countFollowed(bytes) }
-    // ?wait=1: the resource appears with its first appender. Listen for it before looking on
-    // disk, so that an appender who starts while we look is not missed.
-    const gone = new AbortController()
-    const arrival = session.wait ? registry.arrival(relative, gone.signal) : undefined
-    const opened = await openResource(root, relative).catch((error: unknown) => {
-      gone.abort()
-      throw error
+    const { storage, log, metrics } = this.#options
+    const source = await storage.openFollow(relative, {
+      offset: session.offset ?? 0,
+      wait: session.wait,
     })
-    if ('status' in opened) {
-      if (opened.status !== 404 || arrival === undefined) {
-        gone.abort()
-        return opened
-      }
-      if ((session.offset ?? 0) > 0) {
-        gone.abort()
-        return new OffsetOutOfRangeError(0, session.offset ?? 0)
-      }
-      // The connection going away (before or after the upgrade) ends the wait.
-      const { socket } = exchange
-      if (socket.destroyed) gone.abort()
-      else socket.once('close', () => gone.abort())
-      const ws = await this.#upgrade(session, exchange)
-      if (!(await arrival)) return undefined
-      const arrived = await openResource(root, relative)
-      if ('status' in arrived) ws.close(CLOSE.internalError, arrived.message)
-      else await runFollow(ws, arrived, 0, appending, following)
-      return undefined
-    }
-    gone.abort()
-    const size = appending()?.size ?? (await opened.stat()).size
-    if ((session.offset ?? 0) > size) {
-      await opened.close()
-      return new OffsetOutOfRangeError(size, session.offset ?? 0)
-    }
-    if (!framing.binaryData && appending() === undefined) {
-      metrics.countFollowed(await sendContent(exchange.socket, opened))
+    if ('status' in source) return source
+    if (!framing.binaryData && !source.live) {
+      await source.close()
+      const sent = await sendContent(exchange.socket, storage, relative)
+      if (typeof sent !== 'number') return sent
+      metrics.countFollowed(sent)
       exchange.end(200)
       return undefined
     }
-    const ws = await this.#upgrade(session, exchange)
-    await runFollow(ws, opened, session.offset ?? 0, appending, following)
+    const ws = await this.#upgrade(session, exchange).catch(async (error: unknown) => {
+      await source.close()
+      throw error
+    })
+    await runFollow(ws, source, {
+      framing,
+      log,
+      sent: (bytes: number) => metrics.countFollowed(bytes),
+    })
     return undefined
   }
-}
-
-function storageError(error: unknown): FstreamServerError {
-  return new StorageError(`cannot sync the resource: ${(error as Error).message}`, { cause: error })
 }

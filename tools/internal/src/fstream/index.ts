@@ -40,6 +40,10 @@ export const CLOSE = {
   tooBig: 1009,
   /** The server could not store or read the data. */
   internalError: 1011,
+  /** APPEND: another appender took the resource over (this one had lost it: a stale session). */
+  superseded: 4409,
+  /** The resource was deleted (or removed by the storage's limits) during the session. */
+  gone: 4410,
 } as const
 
 /** Messages the server sends in text frames (fstream.v1 only). */

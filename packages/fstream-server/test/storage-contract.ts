@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it as vitestIt } from 'vitest'
 import { FstreamServerError, ResourceGoneError } from '../src/errors.js'
 import type { FollowSource, ResourceStorage } from '../src/storage/index.js'
 
@@ -52,8 +52,20 @@ async function appendWhole(storage: ResourceStorage, path: string, chunks: Buffe
  * appends, one appender per resource (across servers when the storage is shared), follows from
  * any offset with no gap and no duplicate, waits, the stored content, and deletion.
  */
-export function storageContract(name: string, make: () => Promise<StorageUnderTest>): void {
+export function storageContract(
+  name: string,
+  make: () => Promise<StorageUnderTest>,
+  /** Why this backend cannot be tested here (its server is missing): each test skips, saying so. */
+  unavailable: () => string | undefined = () => undefined,
+): void {
   describe(`storage contract: ${name}`, () => {
+    const it = (title: string, test: () => Promise<void>) =>
+      vitestIt(title, async (context) => {
+        const reason = unavailable()
+        if (reason !== undefined) return context.skip(reason)
+        await test()
+      })
+
     it('stores appended bytes in order; sync() acknowledges them; the content is byte-exact', async () => {
       const { storage, cleanup } = await make()
       try {

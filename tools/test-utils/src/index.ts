@@ -20,6 +20,7 @@ export {
   type ParsedPart,
   seededRandom,
 } from './multipart-fuzz.js'
+export { missingNatsServer, type Nats, type NatsNode, startNats } from './nats.js'
 export { type PayloadFile, payloadFile, tempDir } from './payload.js'
 export { type PeakRssSampler, samplePeakRss } from './peak-rss.js'
 export { type ProcessResources, processResources, repeat } from './process-resources.js'

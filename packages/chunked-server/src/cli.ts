@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import {
   byteSizeOption,
   CannotStartError,
@@ -6,6 +5,7 @@ import {
   packageVersion,
   pathOption,
   portOption,
+  readOption,
   runCommand,
   secretOption,
   serve,
@@ -54,14 +54,6 @@ Options (the one-letter flags of go-chunked-streaming-server work as aliases):
 Prints "chunked-server listening on URL"; SIGTERM/SIGINT stop it (uploads in progress are
 aborted, never stored as complete).
 Exit codes: 0 stopped by a signal, --help or --version; 1 could not start; 2 bad usage.`
-
-async function readOption(flag: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(file)
-  } catch (error) {
-    throw new UsageError(`${flag}: cannot read ${file}: ${fsReason(error)}`)
-  }
-}
 
 /** Runs the chunked-server command line; sets `process.exitCode`. */
 export function main(argv: readonly string[]): Promise<void> {

@@ -9,10 +9,11 @@ import {
   tokenOption,
 } from './cli-common.js'
 
-const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T | --token-file FILE] [--zero-mask] URL
+const HELP = `Usage: fstream-append [-v] [--offset N] [--reconnect] [--token T | --token-file FILE] [--zero-mask] URL [URL…]
 
 Appends standard input to a resource of an fstream server, streaming, and exits once the server
-has acknowledged every byte as durable.
+has acknowledged every byte as durable. Several URLs name the same resource on several servers
+(sharing NATS JetStream): the first that answers is used, the next ones after a failure.
 
   --offset N   append only if the resource is exactly N bytes long (resume after a failure)
   --reconnect  resume after a broken connection or a server restart (10 attempts), with no loss
@@ -32,7 +33,7 @@ export function main(argv: readonly string[]): Promise<void> {
       name: 'fstream-append',
       help: HELP,
       exitCodes: EXIT_CODES,
-      positionals: { min: 1, max: 1, name: 'URL' },
+      positionals: { min: 1, max: 16, name: 'URL' },
       options: {
         offset: { type: 'string' },
         reconnect: { type: 'boolean', default: false },
@@ -41,7 +42,7 @@ export function main(argv: readonly string[]): Promise<void> {
         v: { type: 'boolean', short: 'v', default: false },
       },
       async run({ values, positionals }) {
-        const url = resourceUrl(positionals[0] ?? '')
+        const url = positionals.map(resourceUrl)
         const token = await tokenOption(values)
         const size = await append(url, process.stdin, {
           ...(values.offset === undefined

@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import { closeError, FstreamConnectionError, FstreamError } from './errors.js'
 import { readResource } from './read-resource.js'
 import { attemptsOf, retryDelay, sleep } from './reconnect.js'
+import { type ResourceUrl, ResourceUrls } from './urls.js'
 import {
   type ConnectOptions,
   closeOf,
@@ -79,7 +80,7 @@ class Unacknowledged {
  * acknowledged, what was sent, the current session; and what to do when a session breaks.
  */
 class Appender {
-  readonly #url: string | URL
+  readonly #urls: ResourceUrls
   readonly #options: AppendOptions
   readonly #attempts: number
   readonly #unacked: Unacknowledged | undefined
@@ -93,8 +94,8 @@ class Appender {
   #written = 0
   readonly #waiters = new Set<() => void>()
 
-  constructor(url: string | URL, options: AppendOptions) {
-    this.#url = url
+  constructor(url: ResourceUrl, options: AppendOptions) {
+    this.#urls = new ResourceUrls(url)
     this.#options = options
     this.#attempts = attemptsOf(options.reconnect)
     this.#unacked = this.#attempts > 0 ? new Unacknowledged() : undefined
@@ -131,9 +132,21 @@ class Appender {
     this.#wake()
   }
 
+  /** Opens the first session, through the first URL whose server can be reached. */
+  async open(): Promise<void> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.connect(true)
+      } catch (error) {
+        if (!(error instanceof FstreamConnectionError) || tried >= this.#urls.count) throw error
+        this.#urls.next()
+      }
+    }
+  }
+
   /** Opens a session; the first honours `offset`, a resumed one checks where the server is. */
   async connect(first: boolean): Promise<void> {
-    const target = webSocketUrl(this.#url)
+    const target = webSocketUrl(this.#urls.current)
     target.searchParams.set(QUERY.verb, 'APPEND')
     if (first && this.#options.offset !== undefined) {
       target.searchParams.set(QUERY.offset, String(this.#options.offset))
@@ -155,7 +168,9 @@ class Appender {
       if (offset === undefined) {
         throw (
           opened.protocolError() ??
-          new FstreamConnectionError(`${this.#url}: the append session closed before it was ready`)
+          new FstreamConnectionError(
+            `${this.#urls.current}: the append session closed before it was ready`,
+          )
         )
       }
       if (first) {
@@ -180,11 +195,13 @@ class Appender {
   async #resumeAt(offset: number): Promise<void> {
     if (offset < this.#acked) {
       throw conflict(
-        `${this.#url}: the resource is ${offset} bytes, shorter than the ${this.#acked} acknowledged`,
+        `${this.#urls.current}: the resource is ${offset} bytes, shorter than the ${this.#acked} acknowledged`,
       )
     }
     if (offset > this.end) {
-      throw conflict(`${this.#url}: the resource is ${offset} bytes: someone else appended to it`)
+      throw conflict(
+        `${this.#urls.current}: the resource is ${offset} bytes: someone else appended to it`,
+      )
     }
     if (offset > this.#acked) await this.#verify(offset - this.#acked)
     // What the server says it has at the start of a session is durable.
@@ -197,7 +214,7 @@ class Appender {
     const held: Buffer[] = []
     let got = 0
     const token = this.#options.token
-    const body = await readResource(this.#url, {
+    const body = await readResource(this.#urls.current, {
       offset: this.#acked,
       ...(token === undefined ? {} : { token }),
     })
@@ -209,7 +226,7 @@ class Appender {
     body.destroy()
     if (!Buffer.concat(held).subarray(0, length).equals(expected)) {
       throw conflict(
-        `${this.#url}: the bytes after the last acknowledged offset are not the ones sent`,
+        `${this.#urls.current}: the bytes after the last acknowledged offset are not the ones sent`,
       )
     }
   }
@@ -217,11 +234,11 @@ class Appender {
   #onClose(closed: Session, code: number, reason: string): void {
     if (closed !== this.#session) return
     this.#session = undefined
-    const broken = closed.protocolError() ?? closeError(String(this.#url), code, reason)
+    const broken = closed.protocolError() ?? closeError(String(this.#urls.current), code, reason)
     const error =
       broken ??
       new FstreamConnectionError(
-        `${this.#url}: the append session ended (${code} ${reason}) before the data was acknowledged`,
+        `${this.#urls.current}: the append session ended (${code} ${reason}) before the data was acknowledged`,
       )
     // The closing handshake of a finished append: everything was acknowledged before it.
     if (this.#closing && !broken) this.#wake()
@@ -242,18 +259,20 @@ class Appender {
         return
       } catch (error) {
         last = error as Error
-        // 409 may be our own old session, still held by a server that has not noticed it died.
+        // 409 may be our own old session, still held by a server that has not noticed it died
+        // (or, on shared storage, a lease that has not lapsed yet).
         const retryable =
           error instanceof FstreamConnectionError ||
           (error instanceof FstreamError && error.status === 409)
         if (!retryable) break
+        this.#urls.next()
       }
     }
     this.#resuming = false
     this.fail(
       last instanceof FstreamConnectionError
         ? new FstreamConnectionError(
-            `${this.#url}: could not resume the append (${last.message})`,
+            `${this.#urls.current}: could not resume the append (${last.message})`,
             {
               cause: last,
             },
@@ -276,7 +295,10 @@ class Appender {
     if (session !== undefined && session.ws.readyState === WebSocket.OPEN) {
       session.ws.send(chunk, { binary: true }, this.#onSent)
     } else if (this.#unacked === undefined) {
-      throw this.#failure ?? new FstreamConnectionError(`${this.#url}: the append session ended`)
+      throw (
+        this.#failure ??
+        new FstreamConnectionError(`${this.#urls.current}: the append session ended`)
+      )
     }
     return this.#mustWait() ? this.#room() : undefined
   }
@@ -317,12 +339,12 @@ class Appender {
  * `FSTREAM_ERR_UNAUTHORIZED`, `FSTREAM_ERR_PROTOCOL`, or `FSTREAM_ERR_CONNECTION` if the
  * session ends before then (and, with `reconnect`, cannot be resumed).
  */
-export function openAppend(url: string | URL, options: AppendOptions = {}): AppendStream {
+export function openAppend(url: ResourceUrl, options: AppendOptions = {}): AppendStream {
   const appender = new Appender(url, options)
   const onAbort = () => stream.destroy(options.signal?.reason ?? new Error('aborted'))
   const stream = new Writable({
     construct(callback) {
-      appender.connect(true).then(() => callback(), callback)
+      appender.open().then(() => callback(), callback)
     },
     write(chunk: Buffer, _encoding, callback) {
       let room: Promise<void> | undefined
@@ -356,7 +378,7 @@ export function openAppend(url: string | URL, options: AppendOptions = {}): Appe
  * errors.
  */
 export async function append(
-  url: string | URL,
+  url: ResourceUrl,
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: AppendOptions = {},
 ): Promise<number> {

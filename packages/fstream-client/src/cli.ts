@@ -10,10 +10,12 @@ import {
 } from './cli-common.js'
 import { follow } from './follow.js'
 
-const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T | --token-file FILE] URL
+const HELP = `Usage: fstream-follow [-v] [--offset N] [--wait] [--reconnect] [--token T | --token-file FILE] URL [URL…]
 
 Writes a resource of an fstream server to stdout from byte N (negative: from the end), then
 every byte appended to it live, until the server says the resource is complete (nobody appends).
+Several URLs name the same resource on several servers (sharing NATS JetStream): the first that
+answers is used, the next ones after a failure (with --reconnect).
 
   --offset N   start at byte N (default 0; -100 = the last 100 bytes)
   --wait       wait for a resource that was never written instead of exiting 3
@@ -32,7 +34,7 @@ export function main(argv: readonly string[]): Promise<void> {
       name: 'fstream-follow',
       help: HELP,
       exitCodes: EXIT_CODES,
-      positionals: { min: 1, max: 1, name: 'URL' },
+      positionals: { min: 1, max: 16, name: 'URL' },
       options: {
         offset: { type: 'string', default: '0' },
         wait: { type: 'boolean', default: false },
@@ -41,7 +43,7 @@ export function main(argv: readonly string[]): Promise<void> {
         v: { type: 'boolean', short: 'v', default: false },
       },
       async run({ values, positionals }) {
-        const url = resourceUrl(positionals[0] ?? '')
+        const url = positionals.map(resourceUrl)
         const token = await tokenOption(values)
         await pipeline(
           follow(url, {

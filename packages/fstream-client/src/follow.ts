@@ -3,6 +3,7 @@ import { QUERY } from '@sluice/internal/fstream'
 import type WebSocket from 'ws'
 import { closeError, FstreamConnectionError } from './errors.js'
 import { attemptsOf, retryDelay } from './reconnect.js'
+import { type ResourceUrl, ResourceUrls } from './urls.js'
 import { type ConnectOptions, openSession, webSocketUrl } from './websocket.js'
 
 export interface FollowOptions extends ConnectOptions {
@@ -24,8 +25,11 @@ export interface FollowOptions extends ConnectOptions {
  * for a resource never written (without `wait`). Backpressure: when the consumer stops reading,
  * the socket is paused and the server stops sending.
  */
-export function follow(url: string | URL, options: FollowOptions = {}): Readable {
+export function follow(url: ResourceUrl, options: FollowOptions = {}): Readable {
+  const urls = new ResourceUrls(url)
   const attempts = attemptsOf(options.reconnect)
+  // Before the first session, each URL is tried once when its server cannot be reached.
+  let untried = urls.count - 1
   let ws: WebSocket | undefined
   // The absolute position of the next byte, known once the server says where it started.
   let position: number | undefined
@@ -43,7 +47,7 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
   })
 
   const connect = (): void => {
-    const target = webSocketUrl(url)
+    const target = webSocketUrl(urls.current)
     const offset = position ?? options.offset
     if (offset !== undefined) target.searchParams.set(QUERY.offset, String(offset))
     // A resumed session may find the resource before its first byte is written again.
@@ -62,13 +66,14 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
         ws = session.ws
         if (stream.destroyed) session.ws.terminate()
         session.ws.once('close', (code: number, reason: Buffer) => {
-          const broken = session.protocolError() ?? closeError(String(url), code, reason.toString())
+          const broken =
+            session.protocolError() ?? closeError(String(urls.current), code, reason.toString())
           if (broken) stream.destroy(broken)
           else if (code === 1000) stream.push(null)
           else
             retry(
               new FstreamConnectionError(
-                `${url}: the follow session ended (${code} ${reason.toString()})`,
+                `${urls.current}: the follow session ended (${code} ${reason.toString()})`,
               ),
             )
         })
@@ -79,10 +84,18 @@ export function follow(url: string | URL, options: FollowOptions = {}): Readable
 
   const retry = (error: Error): void => {
     const connectionLost = error instanceof FstreamConnectionError
+    if (!stream.destroyed && connectionLost && position === undefined && untried > 0) {
+      untried--
+      urls.next()
+      connect()
+      return
+    }
     if (stream.destroyed || !connectionLost || failures >= attempts || position === undefined) {
       stream.destroy(error)
       return
     }
+    // The next server, if there are several: this one may be gone.
+    urls.next()
     setTimeout(connect, retryDelay(failures))
     failures++
   }

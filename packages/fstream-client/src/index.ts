@@ -2,4 +2,5 @@ export { type AppendOptions, type AppendStream, append, openAppend } from './app
 export { FstreamConnectionError, FstreamError, FstreamProtocolError } from './errors.js'
 export { type FollowOptions, follow } from './follow.js'
 export { type ReadResourceOptions, readResource } from './read-resource.js'
+export type { ResourceUrl } from './urls.js'
 export { type ConnectOptions, PROTOCOL } from './websocket.js'

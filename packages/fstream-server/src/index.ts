@@ -20,6 +20,7 @@ export {
   PROTOCOL,
 } from './server.js'
 export { FileStorage } from './storage/files.js'
+export { JetStreamStorage, type JetStreamStorageOptions } from './storage/jetstream.js'
 export type {
   AppendTarget,
   FollowRequest,

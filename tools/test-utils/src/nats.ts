@@ -16,6 +16,8 @@ export interface NatsNode {
   readonly name: string
   /** `nats://127.0.0.1:PORT`: what clients connect to. */
   readonly url: string
+  /** `http://127.0.0.1:PORT`: its monitoring endpoints (`/healthz`, `/jsz`). */
+  readonly monitor: string
   readonly pid: number | undefined
   /** Whether the process runs. */
   readonly running: boolean
@@ -32,8 +34,19 @@ export interface Nats {
   readonly nodes: readonly NatsNode[]
   /** Every node's client URL, for `servers`. */
   readonly urls: readonly string[]
+  /** The node leading a stream's replicas now (from the nodes' `/jsz`), if one does. */
+  streamLeader(stream: string): Promise<NatsNode | undefined>
   /** Stops every node and removes their store directories. */
   stop(): Promise<void>
+}
+
+interface Jsz {
+  readonly account_details?: ReadonlyArray<{
+    readonly stream_detail?: ReadonlyArray<{
+      readonly name: string
+      readonly cluster?: { readonly leader?: string }
+    }>
+  }>
 }
 
 interface NodePorts {
@@ -102,6 +115,20 @@ export async function startNats(size = 1): Promise<Nats> {
   const nats: Nats = {
     nodes,
     urls: nodes.map((node) => node.url),
+    async streamLeader(stream) {
+      for (const node of nodes) {
+        if (!node.running) continue
+        const jsz = (await fetch(`${node.monitor}/jsz?accounts=true&streams=true`)
+          .then((res) => res.json())
+          .catch(() => ({}))) as Jsz
+        for (const account of jsz.account_details ?? []) {
+          const leader = account.stream_detail?.find((detail) => detail.name === stream)?.cluster
+            ?.leader
+          if (leader !== undefined) return nodes.find((candidate) => candidate.name === leader)
+        }
+      }
+      return undefined
+    },
     async stop() {
       await Promise.all(nodes.map((node) => node.stop()))
       await rm(dir, { recursive: true, force: true })
@@ -123,6 +150,7 @@ function natsNode(name: string, configPath: string, ports: NodePorts): NatsNode 
   return {
     name,
     url: `nats://127.0.0.1:${ports.client}`,
+    monitor: `http://127.0.0.1:${ports.monitor}`,
     get pid() {
       return child?.pid
     },

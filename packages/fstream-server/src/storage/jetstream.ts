@@ -77,6 +77,24 @@ function apiCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined
 }
 
+/** Failures of a JetStream that is not ready yet (a cluster electing its leaders after a restart). */
+const NOT_READY = new Set(['JetStreamNotEnabled', 'TimeoutError', 'NoRespondersError'])
+/** How long a start waits for JetStream to be ready. */
+const READY_DEADLINE_MS = 60_000
+
+/** Runs `attempt` until JetStream answers it (a cluster that is still starting), for a while. */
+async function untilJetStreamAnswers<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + READY_DEADLINE_MS
+  for (;;) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!NOT_READY.has((error as Error).name) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
+
 /** JetStream's "stream not found". */
 const STREAM_NOT_FOUND = 10059
 
@@ -161,8 +179,11 @@ export class JetStreamStorage implements ResourceStorage {
     })
     this.#connection = connection
     try {
-      const manager = await nats.jetstream.jetstreamManager(connection)
-      await this.#ensureStream(manager)
+      const manager = await untilJetStreamAnswers(async () => {
+        const jsm = await nats.jetstream.jetstreamManager(connection)
+        await this.#ensureStream(jsm)
+        return jsm
+      })
       this.#manager = manager
       this.#js = nats.jetstream.jetstream(connection, { timeout: 5_000 })
       const replicas = this.#options.replicas ?? 1

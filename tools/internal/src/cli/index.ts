@@ -7,6 +7,7 @@ export {
   offsetOption,
   pathOption,
   portOption,
+  readOption,
   secretOption,
 } from './options.js'
 export {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { fsReason } from '../fs/index.js'
 import { UsageError } from './errors.js'
 
 /**
@@ -101,4 +102,13 @@ export async function secretOption(
   }
   if (secret === '') throw new UsageError(`${source}: the secret is empty`)
   return secret
+}
+
+/** The content of the file a flag names (`--cert FILE`); a usage error naming both when unreadable. */
+export async function readOption(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file)
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${file}: ${fsReason(error)}`)
+  }
 }

@@ -1,42 +1,25 @@
 import { once } from 'node:events'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   checkAbortedRequests,
   cutConnection,
   type ServerProcess,
   startServerProcess,
-  tempDir,
 } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  BACKENDS,
+  backendMissing,
+  closeBackends,
+  type TestBackend,
+  testBackend,
+} from '../test/backends.js'
 import { frame, OPCODE, openRawSession } from '../test/raw-websocket.js'
 import { PROTOCOL } from './index.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
-let dir: Awaited<ReturnType<typeof tempDir>>
 let server: ServerProcess
 let port: number
-
-beforeAll(async () => {
-  dir = await tempDir('fstream-aborts-')
-  await writeFile(join(dir.path, 'big'), Buffer.alloc(8 * 1024 * 1024, 1))
-  server = await startServerProcess(process.execPath, [
-    // A leak of even a few hundred bytes per request would exhaust this heap.
-    '--max-old-space-size=64',
-    BIN,
-    '--root',
-    dir.path,
-    '--port',
-    '0',
-  ])
-  port = Number(new URL(server.url).port)
-})
-afterAll(async () => {
-  await server.stop()
-  await dir.remove()
-})
-
 const rawAbort = (request: string, afterAnswer: boolean) =>
   cutConnection(port, request, { afterAnswer })
 
@@ -77,11 +60,37 @@ const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
   ],
 ]
 
-describe('1,000 aborted requests of each kind', () => {
-  it('leave no descriptor behind and memory flat', { timeout: 180_000 }, async () => {
+describe.each(BACKENDS)('aborted requests of each kind, %s storage', (backend) => {
+  let storage: TestBackend | undefined
+  beforeAll(async () => {
+    if (backendMissing(backend)) return
+    storage = await testBackend(backend)
+    await storage.seed('big', Buffer.alloc(8 * 1024 * 1024, 1))
+    server = await startServerProcess(process.execPath, [
+      // A leak of even a few hundred bytes per request would exhaust this heap.
+      '--max-old-space-size=64',
+      BIN,
+      ...storage.cliArgs,
+      '--port',
+      '0',
+    ])
+    port = Number(new URL(server.url).port)
+  }, 60_000)
+  afterAll(async () => {
+    if (storage === undefined) return
+    await server.stop()
+    await storage.cleanup()
+    await closeBackends()
+  })
+
+  it('leave no descriptor behind and memory flat', { timeout: 240_000 }, async (context) => {
+    const missing = backendMissing(backend)
+    if (missing) return context.skip(missing)
+    // On JetStream every session costs round trips to NATS (lease, consumer): 300 of each kind.
     await checkAbortedRequests(
       [server.child.pid ?? 0],
       kinds.map(([, attempt]) => attempt),
+      { count: backend === 'files' ? 1_000 : 300 },
     )
     // And it still serves.
     expect((await fetch(`${server.url}/big`, { method: 'HEAD' })).status).toBe(200)

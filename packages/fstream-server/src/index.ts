@@ -20,10 +20,10 @@ export {
   PROTOCOL,
 } from './server.js'
 export { FileStorage } from './storage/files.js'
-export { JetStreamStorage, type JetStreamStorageOptions } from './storage/jetstream.js'
 export type {
   AppendTarget,
   FollowRequest,
   FollowSource,
   ResourceStorage,
 } from './storage/index.js'
+export { JetStreamStorage, type JetStreamStorageOptions } from './storage/jetstream.js'

@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { listen, scrapeMetrics, startServerProcess, tempDir } from '@sluice/test-utils'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { BACKENDS, backendMissing, closeBackends, testBackend } from '../test/backends.js'
 import { appendAll, connect, followAll } from '../test/sessions.js'
 import { createFstreamServer, type FstreamServerOptions } from './index.js'
 
@@ -82,9 +83,17 @@ describe('health and metrics', () => {
   })
 })
 
-describe('tokens', () => {
-  it('answers a session or GET without its token with 401 and WWW-Authenticate, and counts it', async () => {
-    const { url, ws } = await start({ appendToken: 'a-secret', followToken: 'f-secret' })
+describe.each(BACKENDS)('tokens, %s storage', (backend) => {
+  afterAll(() => closeBackends())
+  it('answers a session or GET without its token with 401 and WWW-Authenticate, and counts it', async (context) => {
+    const missing = backendMissing(backend)
+    if (missing) return context.skip(missing)
+    const storage = await testBackend(backend)
+    const server = await listen(
+      createFstreamServer({ ...storage.options, appendToken: 'a-secret', followToken: 'f-secret' }),
+    )
+    const { url } = server
+    const ws = url.replace('http', 'ws')
     const refused = await fetch(`${url}/x.log`)
     expect(refused.status).toBe(401)
     expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="fstream-server"')
@@ -103,6 +112,8 @@ describe('tokens', () => {
     const now = await scrapeMetrics(`${url}/metrics`)
     expect(now.get('fstream_server_refusals_total{verb="APPEND",status="401"}')).toBe(2)
     expect(now.get('fstream_server_requests_total{method="GET",status="401"}')).toBe(3)
+    await server.close()
+    await storage.cleanup()
   })
 })
 

@@ -77,10 +77,28 @@ describe('fstream-server CLI', () => {
     expect(code).toBe(0)
   })
 
-  it('exits 2 without --root', async () => {
-    const missing = await runCli(process.execPath, [BIN])
-    expect(missing.code).toBe(2)
-    expect(missing.stderr).toContain('--root DIR is required')
+  it('exits 2 without a storage, with two, or with a --nats that is not a NATS URL', async () => {
+    for (const [args, message] of [
+      [[], 'give --root DIR or --nats URLS (one of them)'],
+      [['--root', dir.path, '--nats', 'nats://127.0.0.1:1'], 'give --root DIR or --nats URLS'],
+      [['--nats', 'http://x'], '--nats: "http://x" is not a NATS URL'],
+      [
+        ['--nats', 'nats://127.0.0.1:1', '--nats-replicas', '0'],
+        '--nats-replicas: "0" is less than 1',
+      ],
+    ] as const) {
+      const run = await runCli(process.execPath, [BIN, ...args])
+      expect(run.code, args.join(' ')).toBe(2)
+      expect(run.stderr).toContain(message)
+    }
+  })
+
+  it('exits 1 with one line when NATS cannot be reached', async () => {
+    const run = await runCli(process.execPath, [BIN, '--nats', 'nats://127.0.0.1:1', '--port', '0'])
+    expect(run.code).toBe(1)
+    const lines = run.stderr.trim().split('\n')
+    expect(lines, run.stderr).toHaveLength(1)
+    expect(lines[0]).toMatch(/^fstream-server: cannot start: --nats nats:\/\/127\.0\.0\.1:1: /)
   })
 })
 

@@ -152,6 +152,7 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
   const reports = reportRoute(options, () => metrics.render())
   const sessions = new Sessions({
     storage,
+    ready,
     tokens: { append: options.appendToken, follow: options.followToken },
     maxPayload: options.maxPayload ?? 16 * 1024 * 1024,
     maxResourceSize: options.maxResourceSize ?? Number.POSITIVE_INFINITY,

@@ -21,6 +21,8 @@ import type { ResourceStorage } from './storage/index.js'
 /** What the sessions of a server need to know. */
 export interface SessionOptions {
   readonly storage: ResourceStorage
+  /** Resolves once the storage is set up: sessions wait for it. */
+  readonly ready: Promise<void>
   readonly tokens: Tokens
   readonly maxPayload: number
   readonly maxResourceSize: number
@@ -125,6 +127,7 @@ export class Sessions {
   }
 
   async #session(exchange: Exchange): Promise<void> {
+    await this.#options.ready
     const session = readSessionRequest(exchange.req, this.#options.tokens)
     const refusal =
       'status' in session

@@ -16,14 +16,14 @@ export interface ReadRange {
   readonly signal: AbortSignal
 }
 
-/** Bytes of messages a follower's consumer holds at most (messages are at most 512 KiB). */
-const MAX_BUFFERED = 2 * 1024 * 1024
+/** Bytes of messages a follower's consumer holds at most (two messages of at most 512 KiB). */
+const MAX_BUFFERED = 1024 * 1024 + 64 * 1024
 /** Idle heartbeat of the consumers: a consumer silent three times longer is made again. */
 const IDLE_MS = 1000
 
 /**
  * The messages of one subject from a stream sequence on, through an ordered consumer that reads
- * at the caller's pace (at most 2 MiB pulled ahead: a slow follower holds back its own consumer,
+ * at the caller's pace (at most about 1 MiB pulled ahead: a slow follower holds back its own consumer,
  * nobody else). nats-server 2.9 leaves an ordered consumer silent for good when the node hosting
  * it dies: one that gets neither a message nor a heartbeat for three heartbeats is made again from
  * the next sequence, so a reader sees every message once across node failures.

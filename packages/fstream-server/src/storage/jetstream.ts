@@ -274,6 +274,8 @@ export class JetStreamStorage implements ResourceStorage {
   async #seqOf(subject: string, offset: number, last: ResourceMessage): Promise<number> {
     const { manager } = this.#ready()
     if (endOf(last) <= offset) return last.seq + 1
+    // From the start: the subject's first message, wherever it is.
+    if (offset === 0) return 1
     let low = 1
     let high = last.seq
     while (low < high) {

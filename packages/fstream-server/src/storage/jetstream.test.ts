@@ -1,5 +1,5 @@
-import { missingNatsServer, type Nats, startNats } from '@sluice/test-utils'
-import { afterAll, beforeAll } from 'vitest'
+import { cleanUpAfterTest, missingNatsServer, type Nats, startNats } from '@sluice/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storageContract } from '../../test/storage-contract.js'
 import { JetStreamStorage } from './jetstream.js'
 
@@ -28,9 +28,34 @@ async function onStream(nats: Nats | undefined, replicas: number) {
   return {
     storage,
     peer,
+    stream,
     cleanup: async () => {
       await Promise.all([storage.close(), peer.close()])
     },
+  }
+}
+
+/** The lease bucket of a storage's stream, through a connection of the test's own. */
+async function leasesOf(nats: Nats, storage: JetStreamStorage) {
+  const { connect } = await import('@nats-io/transport-node')
+  const { Kvm } = await import('@nats-io/kv')
+  const connection = await connect({ servers: [...nats.urls] })
+  cleanUpAfterTest(() => connection.close())
+  return new Kvm(connection).open(`${storage.stream}_LEASES`)
+}
+
+/** Publishes one message with fstream's headers on `subject`, as a rogue writer would. */
+async function publishRaw(nats: Nats, subject: string, fields: { offset: string; writer: string }) {
+  const { connect, headers } = await import('@nats-io/transport-node')
+  const { jetstream } = await import('@nats-io/jetstream')
+  const connection = await connect({ servers: [...nats.urls] })
+  try {
+    const h = headers()
+    h.set('Fstream-Offset', fields.offset)
+    h.set('Fstream-Writer', fields.writer)
+    await jetstream(connection).publish(subject, Buffer.from('XYZ'), { headers: h })
+  } finally {
+    await connection.close()
   }
 }
 
@@ -44,3 +69,64 @@ storageContract(
   () => onStream(cluster, 3),
   () => missing,
 )
+
+describe('JetStream fencing on nats-server 2.9 (best effort: checked by every reader)', () => {
+  it('a stale appender whose lease lapsed cannot write again: the new one fenced it out', async (context) => {
+    if (missing) return context.skip(missing)
+    const { storage, peer, cleanup } = await onStream(single, 1)
+    try {
+      const stale = await storage.openAppend('fenced', undefined)
+      if (!('write' in stale)) throw stale
+      await stale.write([Buffer.from('one ')])
+      // Its lease lapses (a paused process, a partition): another server takes the resource.
+      const leases = await leasesOf(single as Nats, storage)
+      await leases.delete(Buffer.from('fenced').toString('base64url'))
+      const fresh = await peer.openAppend('fenced', 4)
+      if (!('write' in fresh)) throw fresh
+      await fresh.write([Buffer.from('two ')])
+      await expect(stale.write([Buffer.from('stale!')])).rejects.toMatchObject({
+        code: 'FSTREAM_ERR_CONFLICT',
+      })
+      expect(stale.lost.aborted).toBe(true)
+      await fresh.close(true)
+      await stale.close(false)
+      const followed = await peer.openFollow('fenced', { offset: 0, wait: false })
+      if (!('bytes' in followed)) throw followed
+      const chunks: Buffer[] = []
+      for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
+      expect(Buffer.concat(chunks).toString()).toBe('one two ')
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('bytes interleaved by two writers at once fail every reader loudly, never mixed', async (context) => {
+    if (missing) return context.skip(missing)
+    const { storage, cleanup, stream } = await onStream(single, 1)
+    try {
+      const target = await storage.openAppend('mixed', undefined)
+      if (!('write' in target)) throw target
+      await target.write([Buffer.from('abc')])
+      // What nats-server before 2.11 can let through in a cluster: another writer's message.
+      await publishRaw(
+        single as Nats,
+        `${stream}.r.${Buffer.from('mixed').toString('base64url')}`,
+        {
+          offset: '3',
+          writer: 'intruder',
+        },
+      )
+      await target.close(false)
+      const followed = await storage.openFollow('mixed', { offset: 0, wait: false })
+      if (!('bytes' in followed)) throw followed
+      const read = async () => {
+        for await (const _ of followed.bytes(new AbortController().signal)) {
+          // drained
+        }
+      }
+      await expect(read()).rejects.toThrow(/inconsistent: message \d+ comes from another appender/)
+    } finally {
+      await cleanup()
+    }
+  })
+})

@@ -155,6 +155,11 @@ export class JetStreamStorage implements ResourceStorage {
     this.#prefix = `${this.#stream}.r`
   }
 
+  /** The stream's name. */
+  get stream(): string {
+    return this.#stream
+  }
+
   get appendingCount(): number {
     return this.#appending.size
   }

@@ -7,8 +7,8 @@ import { randomFillSync } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { append, follow } from '@sluice/fstream-client'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
+import { appendFollowed, appendLatency } from './fstream-load.js'
 import { benchArgs, MiB, mibPerSecond, table } from './measure.js'
 
 const { values } = parseArgs({
@@ -23,24 +23,6 @@ const followers = Number(values.followers)
 const CLI = fileURLToPath(new URL('../../packages/fstream-server/bin.js', import.meta.url))
 const ROOT = fileURLToPath(new URL('../../.bench/fstream', import.meta.url))
 
-function* chunks(payload: Buffer, chunkSize: number): Generator<Buffer> {
-  for (let offset = 0; offset < payload.length; offset += chunkSize) {
-    yield payload.subarray(offset, offset + chunkSize)
-  }
-}
-
-/** Follows `url` comparing every byte with `payload`; resolves when the resource is complete. */
-async function followExact(url: string, payload: Buffer): Promise<void> {
-  let position = 0
-  for await (const chunk of follow(url, { wait: true }) as AsyncIterable<Buffer>) {
-    if (!chunk.equals(payload.subarray(position, position + chunk.length))) {
-      throw new Error(`byte mismatch at ${position}`)
-    }
-    position += chunk.length
-  }
-  if (position !== payload.length) throw new Error(`follower got ${position} of ${payload.length}`)
-}
-
 async function fanOut(payload: Buffer, count: number, zeroMask = false) {
   await rm(ROOT, { recursive: true, force: true })
   await mkdir(ROOT, { recursive: true })
@@ -48,13 +30,12 @@ async function fanOut(payload: Buffer, count: number, zeroMask = false) {
   const rss = server.child.pid ? samplePeakRss(server.child.pid, 20) : undefined
   try {
     const url = `${server.url}/bench/${count}`
-    const following = Array.from({ length: count }, () => followExact(url, payload))
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    const started = process.hrtime.bigint()
-    await append(url, chunks(payload, 256 * 1024), { zeroMask })
-    const appendSeconds = Number(process.hrtime.bigint() - started) / 1e9
-    await Promise.all(following)
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const { appendSeconds, seconds } = await appendFollowed(
+      url,
+      Array.from({ length: count }, () => url),
+      payload,
+      { zeroMask },
+    )
     return { appendSeconds, seconds, peakRss: rss?.stop() ?? 0 }
   } finally {
     rss?.stop()
@@ -66,38 +47,12 @@ async function latency(messages: number, perSecond: number) {
   await rm(ROOT, { recursive: true, force: true })
   await mkdir(ROOT, { recursive: true })
   const server = await startServerProcess(process.execPath, [CLI, '--root', ROOT, '--port', '0'])
-  const delays: number[] = []
   try {
     const url = `${server.url}/latency`
-    const reading = (async () => {
-      let pending = Buffer.alloc(0)
-      for await (const chunk of follow(url, { wait: true }) as AsyncIterable<Buffer>) {
-        const now = process.hrtime.bigint()
-        pending = Buffer.concat([pending, chunk])
-        while (pending.length >= 64) {
-          delays.push(Number(now - pending.readBigUInt64LE(0)) / 1e6)
-          pending = pending.subarray(64)
-        }
-      }
-    })()
-    async function* timed() {
-      for (let i = 0; i < messages; i++) {
-        const record = Buffer.alloc(64)
-        record.writeBigUInt64LE(process.hrtime.bigint(), 0)
-        yield record
-        await new Promise((resolve) => setTimeout(resolve, 1000 / perSecond))
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    await append(url, timed())
-    await reading
+    return await appendLatency(url, url, messages, perSecond)
   } finally {
     await server.stop()
   }
-  delays.sort((a, b) => a - b)
-  const at = (q: number) =>
-    delays[Math.min(delays.length - 1, Math.floor(q * delays.length))] ?? Number.NaN
-  return { count: delays.length, p50: at(0.5), p99: at(0.99) }
 }
 
 console.log(

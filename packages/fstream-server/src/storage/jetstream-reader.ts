@@ -16,14 +16,18 @@ export interface ReadRange {
   readonly signal: AbortSignal
 }
 
-/** Bytes of messages a follower's consumer holds at most (two messages of at most 512 KiB). */
-const MAX_BUFFERED = 1024 * 1024 + 64 * 1024
+/**
+ * Messages a follower's consumer pulls ahead at most (each at most 512 KiB). A count, not
+ * `max_bytes`: a pull of bytes that ends with room for less than a message waits out its expiry
+ * before the next pull, a few messages per second.
+ */
+const MAX_BUFFERED = 4
 /** Idle heartbeat of the consumers: a consumer silent three times longer is made again. */
 const IDLE_MS = 1000
 
 /**
  * The messages of one subject from a stream sequence on, through an ordered consumer that reads
- * at the caller's pace (at most about 1 MiB pulled ahead: a slow follower holds back its own consumer,
+ * at the caller's pace (at most 4 messages, 2 MiB, pulled ahead: a slow follower holds back its own consumer,
  * nobody else). nats-server 2.9 leaves an ordered consumer silent for good when the node hosting
  * it dies: one that gets neither a message nor a heartbeat for three heartbeats is made again from
  * the next sequence, so a reader sees every message once across node failures.
@@ -46,7 +50,7 @@ async function* subjectMessages(range: ReadRange): AsyncGenerator<JsMsg> {
       continue
     }
     const messages = await consumer.consume({
-      max_bytes: MAX_BUFFERED,
+      max_messages: MAX_BUFFERED,
       idle_heartbeat: IDLE_MS,
       expires: 5 * IDLE_MS,
     })

@@ -22,10 +22,15 @@ const MAX_LISTED = 500
 /**
  * fstream-server's handlers under `/logs/…` plus the page at `/`: the page follows a log with
  * the browser's WebSocket (subprotocol fstream.v1) and appends lines typed in its form. `/logs.json`
- * lists the logs for the page's picker; `/health` and `/metrics` are fstream-server's (the page
+ * lists the logs for the page's picker (and names the node); `/health` and `/metrics` are fstream-server's (the page
  * shows its follower count).
  */
-export function createLiveLogServer(options: FstreamServerOptions): Server {
+export interface LiveLogOptions extends FstreamServerOptions {
+  /** Which node this is, when several serve the same logs (NATS JetStream): the page shows it. */
+  readonly node?: string
+}
+
+export function createLiveLogServer(options: LiveLogOptions): Server {
   const fstream = createHandlers(options)
   const server = createHttpServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://live-log').pathname
@@ -37,7 +42,10 @@ export function createLiveLogServer(options: FstreamServerOptions): Server {
         .list('logs', MAX_LISTED)
         .then((paths) => paths.map((path) => `/${path}`))
         .then(
-          (logs) => sendAsset(req, res, Buffer.from(JSON.stringify({ logs })), 'application/json'),
+          (logs) => {
+            const listing = { logs, ...(options.node === undefined ? {} : { node: options.node }) }
+            sendAsset(req, res, Buffer.from(JSON.stringify(listing)), 'application/json')
+          },
           () => res.writeHead(500).end(),
         )
       return

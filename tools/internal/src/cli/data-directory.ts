@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { fsReason } from '../fs/index.js'
 import { CannotStartError } from './errors.js'
 
@@ -17,7 +18,7 @@ export async function withDataDirectory(
 ): Promise<() => Promise<void>> {
   let created: string | undefined
   try {
-    created = await mkdir(path, { recursive: true })
+    created = await makeDirectory(path)
   } catch (error) {
     throw new CannotStartError(`${flag} ${path} ${fsReason(error)}`, { cause: error })
   }
@@ -31,4 +32,28 @@ export async function withDataDirectory(
     throw error
   }
   return remove
+}
+
+/**
+ * `mkdir -p` that resolves with the first directory it created. Not `mkdir(path, { recursive:
+ * true })`: Node's never returns for a path in a directory that refuses new entries with ENOENT
+ * (`/proc/x`), it retries the parent, which exists, forever.
+ */
+async function makeDirectory(path: string): Promise<string | undefined> {
+  try {
+    await mkdir(path)
+    return path
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return undefined
+    if (code !== 'ENOENT' || dirname(path) === path) throw error
+  }
+  const created = await makeDirectory(dirname(path))
+  try {
+    await mkdir(path)
+  } catch (error) {
+    if (created !== undefined) await rm(created, { recursive: true, force: true })
+    throw error
+  }
+  return created ?? path
 }

@@ -18,7 +18,10 @@ import { fsReason } from '@sluice/internal/fs'
 import { aggregateClusterMetrics } from '@sluice/internal/http'
 import { supportedAlgorithms } from './algorithms.js'
 import { createHashServer, type HashServerOptions } from './server.js'
-import { ContentStore } from './store.js'
+import { DiskStore } from './store/disk.js'
+import type { ObjectStore } from './store/index.js'
+import { S3Store, type S3StoreOptions } from './store/s3.js'
+import { s3StoreOption } from './store-option.js'
 
 const HELP = `Usage: hash-server [options]
 
@@ -32,6 +35,16 @@ Options:
   --algorithm LIST        default algorithms, comma-separated (default md5)
   --store DIR             keep verified bodies at DIR/<algorithm>/<hex>, served by GET
                           (created if missing)
+  --store s3://BUCKET[/PREFIX]
+                          keep them in S3-compatible storage, at PREFIX/<algorithm>/<hex>
+                          (credentials and region: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                          AWS_REGION, AWS_PROFILE…, as the AWS SDK finds them)
+  --s3-endpoint URL       an S3-compatible service (default: AWS, or AWS_ENDPOINT_URL_S3)
+  --s3-path-style         URLs of the form ENDPOINT/BUCKET/KEY (most S3-compatible services)
+  --s3-part-size BYTES    smallest part of an upload (default 8M; 5M to 5G)
+  --s3-max-parts N        most parts of one upload (default 10000; Swift: 1000)
+  --s3-parts-in-flight N  parts one upload holds at once (default 4)
+  --s3-buffer BYTES       parts all uploads of a process hold at once (default 128M)
   --workers N             processes sharing the port (default 1; 0 = one per core)
   --max-body-size BYTES   larger bodies get 413 (512k, 1G, 1TiB…: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
@@ -55,11 +68,23 @@ interface HashServerCommand {
   readonly port: number
   readonly workers: number
   readonly server: HashServerOptions
+  /** `--store s3://…`: each process makes its own store. */
+  readonly s3: S3StoreOptions | undefined
 }
 
-async function runServer(options: HashServerCommand, announce: boolean): Promise<void> {
-  const server = createHashServer(options.server)
-  await server.handler.ready
+async function runServer(
+  options: HashServerCommand,
+  announce: boolean,
+  store?: ObjectStore,
+): Promise<void> {
+  const own = store ?? (options.s3 ? new S3Store(options.s3) : undefined)
+  const server = createHashServer({ ...options.server, ...(own ? { store: own } : {}) })
+  server.on('close', () => {
+    own?.close().catch(() => {})
+  })
+  await server.handler.ready.catch((error: unknown) => {
+    throw own ? cannotUse(own, error) : error
+  })
   await serve([{ server, name: 'hash-server', host: options.host, port: options.port, announce }], {
     drainMs: 30_000,
   })
@@ -107,6 +132,11 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
   for (let i = 0; i < options.workers; i++) fork()
 }
 
+function cannotUse(store: ObjectStore, error: unknown): CannotStartError {
+  const reason = store instanceof DiskStore ? fsReason(error) : (error as Error).message
+  return new CannotStartError(`--store ${store.location} ${reason}`, { cause: error })
+}
+
 /** Runs the hash-server command line; sets `process.exitCode`. */
 export async function main(argv: readonly string[]): Promise<void> {
   await runCommand(
@@ -128,6 +158,12 @@ export async function main(argv: readonly string[]): Promise<void> {
         'access-log': { type: 'string' },
         'health-path': { type: 'string', default: '/health' },
         'metrics-path': { type: 'string', default: '/metrics' },
+        's3-endpoint': { type: 'string' },
+        's3-path-style': { type: 'boolean' },
+        's3-part-size': { type: 'string' },
+        's3-max-parts': { type: 'string' },
+        's3-parts-in-flight': { type: 'string' },
+        's3-buffer': { type: 'string' },
       },
       async run({ values }) {
         const algorithms = values.algorithm.split(',').map((name) => name.trim().toLowerCase())
@@ -140,13 +176,15 @@ export async function main(argv: readonly string[]): Promise<void> {
         const workers = countOption('--workers', values.workers)
         const maxBodySize = values['max-body-size']
         const headersTimeout = values['headers-timeout'] ?? values['header-timeout'] ?? '30000'
+        const s3 = s3StoreOption(values.store, values)
         const command: HashServerCommand = {
+          s3,
           host: values.host,
           port: portOption('--port', values.port),
           workers: workers === 0 ? availableParallelism() : workers,
           server: {
             algorithms,
-            ...(values.store === undefined ? {} : { store: values.store }),
+            ...(values.store === undefined || s3 ? {} : { store: values.store }),
             ...(maxBodySize === undefined
               ? {}
               : { maxBodySize: byteSizeOption('--max-body-size', maxBodySize) }),
@@ -161,14 +199,23 @@ export async function main(argv: readonly string[]): Promise<void> {
         const { store } = command.server
         const clustered = command.workers > 1 && cluster.isPrimary
         let removeCreated = async () => {}
-        if (store !== undefined && cluster.isPrimary) {
+        if (s3 && cluster.isPrimary) {
+          // Checked once before any worker starts; each worker then makes its own.
+          const checked = new S3Store(s3)
+          await checked.init().catch((error: unknown) => {
+            throw cannotUse(checked, error)
+          })
+          if (clustered) await checked.close()
+          else await runServer(command, true, checked)
+        } else if (typeof store === 'string' && cluster.isPrimary) {
           // Made, checked and cleared of a crash's leftovers once, before any worker starts (the
           // workers find it ready); removed again if it was made here and the server cannot start.
           removeCreated = await withDataDirectory('--store', store, async () => {
-            await new ContentStore(store).init().catch((error: unknown) => {
-              throw new CannotStartError(`--store ${store} ${fsReason(error)}`, { cause: error })
+            const disk = new DiskStore(store)
+            await disk.init().catch((error: unknown) => {
+              throw cannotUse(disk, error)
             })
-            if (!clustered) await runServer(command, true)
+            if (!clustered) await runServer(command, true, disk)
           })
         } else if (!clustered) await runServer(command, cluster.isPrimary)
         if (clustered) runPrimary(command, removeCreated)

@@ -1,16 +1,15 @@
-import type { FileHandle } from 'node:fs/promises'
 import { Transform, type TransformCallback, Writable } from 'node:stream'
-import { writeAll } from '@sluice/internal/fs'
 import { BodyTooLargeError } from './errors.js'
 import type { DigestEngine } from './hash-threads.js'
+import type { PendingObject } from './store/index.js'
 
 export interface DigestSinkOptions {
   /** Computes the digests (on this thread or a pool thread). */
   readonly engine: DigestEngine
   /** Fails the stream with {@link BodyTooLargeError} past this many bytes. */
   readonly maxBytes?: number
-  /** A file every byte is written to (after hashing, before the next chunk is accepted). */
-  readonly file?: FileHandle
+  /** A store's pending object every byte is written to (after hashing, before the next chunk is accepted). */
+  readonly object?: Pick<PendingObject, 'write'>
 }
 
 type Callback = (error?: Error | null) => void
@@ -68,17 +67,17 @@ class Digester {
 
 /**
  * A Writable that hashes what it is given with several algorithms at once, counts it, and
- * optionally writes it to a file. Backpressure: a chunk is accepted only once the engine has room
- * and, with a file, once the previous one is written (to the page cache).
+ * optionally stores it. Backpressure: a chunk is accepted only once the engine has room and, with
+ * a store, once the store has taken the previous one.
  */
 export class DigestSink extends Writable {
   readonly #digester: Digester
-  readonly #file: FileHandle | undefined
+  readonly #object: Pick<PendingObject, 'write'> | undefined
 
   constructor(options: DigestSinkOptions) {
     super({ highWaterMark: 64 * 1024 })
     this.#digester = new Digester(options.engine, options.maxBytes)
-    this.#file = options.file
+    this.#object = options.object
   }
 
   /** Bytes received so far. */
@@ -88,8 +87,8 @@ export class DigestSink extends Writable {
 
   #take(chunks: readonly Buffer[], callback: Callback): void {
     this.#digester.take(chunks, (error) => {
-      if (error || this.#file === undefined) callback(error)
-      else writeAll(this.#file, chunks).then(() => callback(), callback)
+      if (error || this.#object === undefined) callback(error)
+      else this.#object.write(chunks).then(() => callback(), callback)
     })
   }
 

@@ -77,3 +77,19 @@ export class UnsupportedTransferCodingError extends HashServerError {
     )
   }
 }
+
+/** The object store answered a request of ours with an error: `502`. */
+export class StoreFailedError extends HashServerError {
+  override name = 'StoreFailedError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'HASH_ERR_STORE', 502, options)
+  }
+}
+
+/** The object store cannot be reached, or is overloaded (refused, timed out, 503): `503`. */
+export class StoreUnavailableError extends HashServerError {
+  override name = 'StoreUnavailableError'
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'HASH_ERR_STORE_UNAVAILABLE', 503, options)
+  }
+}

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { METRICS_CONTENT_TYPE, observeRequest } from '@sluice/internal/http'
+import { METRICS_CONTENT_TYPE, observeRequest, serveRepresentation } from '@sluice/internal/http'
 import { supportedAlgorithms } from './algorithms.js'
 import { formatDigestField } from './digest-fields.js'
 import { ClientAbortedError, HashServerError } from './errors.js'
@@ -7,7 +8,8 @@ import { Exchange } from './exchange.js'
 import { createBodyHashing, hashBody } from './hash-body.js'
 import { HashMetrics } from './metrics.js'
 import type { MultipartLimits } from './multipart.js'
-import { ContentStore } from './store.js'
+import { DiskStore } from './store/disk.js'
+import type { ObjectStore } from './store/index.js'
 
 /** Options of {@link createHashHandler} and {@link createHashServer}. */
 export interface HashHandlerOptions {
@@ -17,10 +19,11 @@ export interface HashHandlerOptions {
    */
   readonly algorithms?: string | readonly string[]
   /**
-   * Directory of the content-addressed store. Bodies (or each multipart part) are kept at
-   * `<store>/<first algorithm>/<hex>` once complete and verified, and served by `GET`.
+   * Where verified bodies (or each multipart part) are kept, as `<first algorithm>/<hex>`, and
+   * served by `GET`: a directory (a {@link DiskStore}), or any {@link ObjectStore} such as an
+   * {@link S3Store}. Each object is stored once complete and verified.
    */
-  readonly store?: string
+  readonly store?: string | ObjectStore
   /** Largest accepted body in bytes (default: no limit). Larger bodies get 413. */
   readonly maxBodySize?: number
   /** Multipart limits: `maxParts` (default 1000), `maxPartHeaderSize` (default 16384 bytes). */
@@ -53,7 +56,7 @@ export interface HashHandler {
    * it from the server's `checkContinue` event, then call the handler.
    */
   expectsContinue(req: IncomingMessage): void
-  /** Stops the hashing threads (bodies still being hashed fail). */
+  /** Stops the hashing threads (bodies still being hashed fail). A store passed in stays open. */
   close(): Promise<void>
 }
 
@@ -61,20 +64,32 @@ const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
 const USAGE =
   'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
 
+/** Hex digest length per algorithm: a name of any other length cannot be in the store. */
+const hexLengths = new Map<string, number>()
+function hexLength(algorithm: string): number {
+  let length = hexLengths.get(algorithm)
+  if (length === undefined) {
+    length = createHash(algorithm).digest().length * 2
+    hexLengths.set(algorithm, length)
+  }
+  return length
+}
+
 /** `GET /<algorithm>/<hex>` of the content-addressed store. */
-async function serveStored(exchange: Exchange, store: ContentStore, match: RegExpExecArray) {
+async function serveStored(exchange: Exchange, store: ObjectStore, match: RegExpExecArray) {
   const [, algorithm = '', hex = ''] = match
-  if (supportedAlgorithms().includes(algorithm)) {
+  if (supportedAlgorithms().includes(algorithm) && hex.length === hexLength(algorithm)) {
     const { res, fields } = exchange
-    if (fields?.wantRepr.includes(algorithm)) {
-      const digest = new Map([[algorithm, Buffer.from(hex, 'hex')]])
-      res.setHeader('Repr-Digest', formatDigestField([algorithm], digest))
-    }
-    const unservable = await store.serve(exchange.req, res, algorithm, hex)
-    if (unservable === undefined) return
-    res.removeHeader('Repr-Digest')
-    if (unservable === 'symlink') {
+    const opened = await store.open(algorithm, hex)
+    if (opened === 'symlink') {
       return exchange.send(403, 'the stored object is a symbolic link; links are never followed\n')
+    }
+    if (opened !== 'missing') {
+      if (fields?.wantRepr.includes(algorithm)) {
+        const digest = new Map([[algorithm, Buffer.from(hex, 'hex')]])
+        res.setHeader('Repr-Digest', formatDigestField([algorithm], digest))
+      }
+      return serveRepresentation(exchange.req, res, opened)
     }
   }
   exchange.send(404, 'no such object\n')
@@ -90,7 +105,7 @@ async function serveStored(exchange: Exchange, store: ContentStore, match: RegEx
  * @throws {UnsupportedAlgorithmError} when `options.algorithms` names an unknown hash.
  */
 export function createHashHandler(options: HashHandlerOptions = {}): HashHandler {
-  const store = options.store === undefined ? undefined : new ContentStore(options.store)
+  const store = typeof options.store === 'string' ? new DiskStore(options.store) : options.store
   const storeReady = store?.init() ?? Promise.resolve()
   storeReady.catch(() => {})
   const metrics = new HashMetrics()

@@ -17,7 +17,7 @@ import {
   type ParsedPart,
   type PartDigests,
 } from './multipart.js'
-import type { ContentStore, PendingObject } from './store.js'
+import type { BodyHint, ObjectStore, PendingObject } from './store/index.js'
 
 /** Bodies at least this large (or of unknown length) are hashed on a pool thread. */
 const THREAD_THRESHOLD = 1024 * 1024
@@ -28,7 +28,7 @@ export interface BodyHashing {
   readonly defaults: readonly string[]
   readonly maxBodySize: number
   readonly limits: MultipartLimits
-  readonly store: ContentStore | undefined
+  readonly store: ObjectStore | undefined
   readonly storeReady: Promise<void>
   readonly metrics: HashMetrics
   /** Makes the engines for a body of this declared length (undefined: unknown). */
@@ -38,7 +38,7 @@ export interface BodyHashing {
 /** Body hashing as a handler's options set it up: defaults, limits, and a thread pool. */
 export function createBodyHashing(
   options: HashHandlerOptions,
-  store: ContentStore | undefined,
+  store: ObjectStore | undefined,
   storeReady: Promise<void>,
   metrics: HashMetrics,
 ): BodyHashing & { close(): Promise<void> } {
@@ -110,15 +110,29 @@ export async function hashBody(exchange: Exchange, hashing: BodyHashing): Promis
   else await hashParts(exchange, hashing, request, boundary)
 }
 
+/** What the store may know before the body: its length, and its key's digest if declared. */
+function bodyHint(req: IncomingMessage, keyAlgorithm: string, fields: DigestFields): BodyHint {
+  const size = declaredLength(req)
+  const declared = fields.expected.find((digest) => digest.algorithm === keyAlgorithm)
+  return {
+    ...(size === undefined ? {} : { size }),
+    ...(declared
+      ? { declared: { algorithm: keyAlgorithm, hex: declared.value.toString('hex') } }
+      : {}),
+  }
+}
+
 async function hashWhole(exchange: Exchange, hashing: BodyHashing, request: Request) {
   const { algorithms, fields, engine } = request
   const expected = fields.expected.map((digest) => digest.algorithm)
-  const pending: PendingObject | undefined = await hashing.store?.begin()
+  const pending: PendingObject | undefined = await hashing.store?.begin(
+    bodyHint(exchange.req, algorithms[0] ?? '', fields),
+  )
   try {
     const sink = new DigestSink({
       engine: engine([...new Set([...algorithms, ...expected])]),
       maxBytes: hashing.maxBodySize,
-      ...(pending ? { file: pending.file } : {}),
+      ...(pending ? { object: pending } : {}),
     })
     await pipeline(requestBody(exchange.req), sink)
     hashing.metrics.countHashed(sink.size)

@@ -6,6 +6,8 @@ export {
   HashServerError,
   InvalidHeaderError,
   MalformedMultipartError,
+  StoreFailedError,
+  StoreUnavailableError,
   UnsupportedAlgorithmError,
   UnsupportedTransferCodingError,
 } from './errors.js'
@@ -14,3 +16,6 @@ export { type HashStreamOptions, hashStream, type StreamDigests } from './hash-s
 export type { HashMetrics } from './metrics.js'
 export type { MultipartLimits, PartDigests } from './multipart.js'
 export { createHashServer, type HashServer, type HashServerOptions } from './server.js'
+export { DiskStore } from './store/disk.js'
+export type { BodyHint, ObjectStore, PendingObject, Unopenable } from './store/index.js'
+export { S3Store, type S3StoreOptions } from './store/s3.js'

@@ -7,7 +7,7 @@ import { type DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
 import { BodyTooLargeError, ClientAbortedError, MalformedMultipartError } from './errors.js'
 import type { DigestEngine } from './hash-threads.js'
 import { parseParameterizedHeader } from './header-params.js'
-import type { ContentStore, PendingObject } from './store.js'
+import type { ObjectStore, PendingObject } from './store/index.js'
 
 /** Multipart limits; the defaults are what a form upload server can afford. */
 export interface MultipartLimits {
@@ -37,7 +37,7 @@ export interface ParseMultipartOptions {
   readonly meter: DigestMeter
   readonly algorithms: readonly string[]
   readonly limits: MultipartLimits
-  readonly store: ContentStore | undefined
+  readonly store: ObjectStore | undefined
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
@@ -333,7 +333,7 @@ async function digestPart(
   try {
     const sink = new DigestSink({
       engine: engine(algorithms),
-      ...(pending ? { file: pending.file } : {}),
+      ...(pending ? { object: pending } : {}),
     })
     await pipeline(part, sink)
     return {

@@ -64,6 +64,17 @@ const STORE_PATH = /^\/([a-z0-9-]+)\/([0-9a-f]+)$/
 const USAGE =
   'POST or PUT a body to get its digest: curl --data-binary @FILE URL[?algorithm=md5,sha256]\n'
 
+/**
+ * Whether a request failed because its client went away before its body was complete: the
+ * connection is gone, or is going (reset, or ended mid-body, which the parser reports as
+ * HPE_INVALID_EOF_STATE before the request is destroyed).
+ */
+function clientLeft(req: IncomingMessage, error: unknown): boolean {
+  if (req.complete) return false
+  const code = (error as NodeJS.ErrnoException).code
+  return req.destroyed || code === 'ECONNRESET' || code === 'HPE_INVALID_EOF_STATE'
+}
+
 /** Hex digest length per algorithm: a name of any other length cannot be in the store. */
 const hexLengths = new Map<string, number>()
 function hexLength(algorithm: string): number {
@@ -146,7 +157,7 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       const failure =
         error instanceof HashServerError
           ? error
-          : req.destroyed && !req.complete
+          : clientLeft(req, error)
             ? new ClientAbortedError({ cause: error })
             : undefined
       if (failure === undefined) {

@@ -14,7 +14,7 @@ const execFileAsync = promisify(execFile)
 export function missingSwift(): string | undefined {
   return (
     missingTool('swift-proxy-server', ['--help']) ??
-    missingTool('swift-ring-builder', ['--help']) ??
+    missingTool('swift-ring-builder', []) ??
     missingTool('memcached', ['-h'])
   )
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { StoreFailedError } from '../errors.js'
 import type { ByteBudget } from './byte-budget.js'
+import type { CleanupQueue } from './cleanup-queue.js'
 import type { BodyHint, PendingObject } from './index.js'
 import { MAX_PART_SIZE, partSizes } from './part-sizes.js'
 import { s3Request } from './s3-requests.js'
@@ -15,6 +16,8 @@ export interface S3Target {
   readonly client: S3Client
   readonly bucket: string
   readonly budget: ByteBudget
+  /** Where removals go that S3 could not be told about now. */
+  readonly cleanup: CleanupQueue
   readonly partSize: number
   readonly maxParts: number
   readonly partsInFlight: number
@@ -144,11 +147,9 @@ export class S3Upload implements PendingObject {
 
   async #create(): Promise<string> {
     const { sdk, client, bucket } = this.#s3
-    const signal = this.#abort.signal
-    const created = await s3Request('CreateMultipartUpload', signal, () =>
-      client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: this.#key }), {
-        abortSignal: signal,
-      }),
+    // Not cut by a discard: an upload S3 made without telling us its id could not be aborted.
+    const created = await s3Request('CreateMultipartUpload', undefined, () =>
+      client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: this.#key })),
     )
     if (created.UploadId === undefined) throw new StoreFailedError('S3 gave no UploadId')
     return created.UploadId
@@ -304,7 +305,7 @@ export class S3Upload implements PendingObject {
       }
       await this.#complete(to, UploadId, parts)
     } catch (error) {
-      await this.#abortUpload(to, UploadId).catch(() => {})
+      await this.#s3.cleanup.remove(() => this.#abortUpload(to, UploadId))
       throw error
     }
   }
@@ -330,9 +331,11 @@ export class S3Upload implements PendingObject {
     if (this.#filling) this.#s3.budget.give(this.#filling.taken)
     this.#filling = undefined
     await Promise.allSettled([...this.#sending])
-    // What S3 could not be told now (it is unreachable) the next start sweeps away.
     const uploadId = await this.#uploadId?.catch(() => undefined)
-    if (uploadId !== undefined) await this.#abortUpload(this.#key, uploadId).catch(() => {})
-    if (this.#temporary !== undefined) await this.#remove(this.#temporary).catch(() => {})
+    const key = this.#key
+    const temporary = this.#temporary
+    if (uploadId !== undefined)
+      await this.#s3.cleanup.remove(() => this.#abortUpload(key, uploadId))
+    if (temporary !== undefined) await this.#s3.cleanup.remove(() => this.#remove(temporary))
   }
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3'
 import type { Representation } from '@sluice/internal/http'
 import { ByteBudget } from './byte-budget.js'
+import { CleanupQueue } from './cleanup-queue.js'
 import {
   type BodyHint,
   OBJECT_HEADERS,
@@ -77,6 +78,7 @@ export class S3Store implements ObjectStore {
   readonly #options: S3StoreOptions
   readonly #prefix: string
   readonly #budget: ByteBudget
+  readonly #cleanup = new CleanupQueue()
   #target: S3Target | undefined
   #ready: Promise<void> | undefined
 
@@ -154,6 +156,7 @@ export class S3Store implements ObjectStore {
       client,
       bucket,
       budget: this.#budget,
+      cleanup: this.#cleanup,
       partSize: options.partSize ?? 8 * MiB,
       maxParts: options.maxParts ?? 10_000,
       partsInFlight: Math.max(2, options.partsInFlight ?? 4),
@@ -171,7 +174,9 @@ export class S3Store implements ObjectStore {
     }
     try {
       const probe = `${this.#prefix}${TEMP}probe-${randomUUID()}`
-      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: probe, Body: '' }))
+      await client.send(
+        new sdk.PutObjectCommand({ Bucket: bucket, Key: probe, Body: '', ContentLength: 0 }),
+      )
       await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: probe }))
       await this.#sweep(target, Date.now() - (options.staleAfter ?? 24 * 3600_000))
     } catch (error) {
@@ -263,6 +268,7 @@ export class S3Store implements ObjectStore {
   }
 
   async close(): Promise<void> {
+    this.#cleanup.stop()
     this.#target?.client.destroy()
     this.#target = undefined
     this.#ready = undefined

@@ -1,5 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { chromiumPath, launchChromium, listen, missingTool, paintedShare } from '@sluice/test-utils'
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
+import { DiskStore, type ObjectStore, S3Store } from '@sluice/hash-server'
+import {
+  chromiumPath,
+  launchChromium,
+  listen,
+  missingSwift,
+  missingTool,
+  paintedShare,
+  startSwiftS3,
+  tempDir,
+} from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { createUploadDemoServer } from './server.js'
 
@@ -19,45 +30,86 @@ describe('upload-demo server', () => {
   })
 })
 
-describe.skipIf(chromiumMissing !== undefined)('upload-demo page in Chromium', () => {
-  it("uploads several picked files with progress and shows the server's digests equal to the browser's", async () => {
-    const { url } = await listen(createUploadDemoServer({ algorithms: 'md5,sha256' }))
-    const files = [
-      { name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, sluice\n') },
-      { name: 'random.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3_000_001) },
-      { name: 'empty.dat', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) },
-    ]
-    const browser = await launchChromium()
-    try {
-      const page = await browser.newPage()
-      const errors: string[] = []
-      page.on('pageerror', (error) => errors.push(error.message))
-      await page.goto(`${url}/`)
-      expect(await paintedShare(page)).toBeGreaterThan(0.005)
-      await page.setInputFiles('#files', files)
-      await page.click('#upload')
-      await expect
-        .poll(() => page.locator('tr.match').count(), { timeout: 20_000 })
-        .toBe(files.length)
-      for (const file of files) {
-        const row = page.locator(`tr[data-name="${file.name}"]`)
-        expect(await row.locator('.server-sha256').textContent()).toBe(
-          digest('sha256', file.buffer),
-        )
-        expect(await row.locator('.browser-sha256').textContent()).toBe(
-          digest('sha256', file.buffer),
-        )
-        expect(await row.locator('.server-md5').textContent()).toBe(digest('md5', file.buffer))
-        expect(
-          await row
-            .locator('progress')
-            .evaluate((bar) => (bar as unknown as { value: number }).value),
-        ).toBe(1)
-        expect(await row.locator('.verdict').textContent()).toBe('equal')
+/** A bucket of a one-node Swift, as `UPLOAD_DEMO_S3=1 pnpm dev` stores into. */
+async function swiftStore(): Promise<ObjectStore> {
+  const { endpoint, region, credentials } = await startSwiftS3()
+  const client = new S3Client({ endpoint, region, credentials, forcePathStyle: true })
+  await client.send(new CreateBucketCommand({ Bucket: 'uploads' }))
+  client.destroy()
+  return new S3Store({
+    ...{ bucket: 'uploads', prefix: 'demo', endpoint, region, credentials },
+    forcePathStyle: true,
+  })
+}
+
+const stores: Array<[string, () => Promise<ObjectStore | undefined>]> = [
+  ['no store', async () => undefined],
+  ['a directory', async () => new DiskStore((await tempDir('upload-demo-store-')).path)],
+]
+if (chromiumMissing === undefined && missingSwift() === undefined) {
+  stores.push(['S3 (Swift)', swiftStore])
+}
+
+describe.skipIf(chromiumMissing !== undefined).each(stores)(
+  'upload-demo page in Chromium, %s',
+  (_, makeStore) => {
+    it("uploads several picked files with progress, shows the server's digests equal to the browser's and where each went", async () => {
+      const store = await makeStore()
+      await store?.init()
+      const { url } = await listen(
+        createUploadDemoServer({ algorithms: 'md5,sha256', ...(store ? { store } : {}) }),
+      )
+      const files = [
+        { name: 'small.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, sluice\n') },
+        {
+          name: 'random.bin',
+          mimeType: 'application/octet-stream',
+          buffer: randomBytes(3_000_001),
+        },
+        { name: 'empty.dat', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0) },
+      ]
+      const browser = await launchChromium()
+      try {
+        const page = await browser.newPage()
+        const errors: string[] = []
+        page.on('pageerror', (error) => errors.push(error.message))
+        await page.goto(`${url}/`)
+        expect(await paintedShare(page)).toBeGreaterThan(0.005)
+        await page.setInputFiles('#files', files)
+        await page.click('#upload')
+        await expect
+          .poll(() => page.locator('tr.match').count(), { timeout: 20_000 })
+          .toBe(files.length)
+        for (const file of files) {
+          const row = page.locator(`tr[data-name="${file.name}"]`)
+          expect(await row.locator('.server-sha256').textContent()).toBe(
+            digest('sha256', file.buffer),
+          )
+          expect(await row.locator('.browser-sha256').textContent()).toBe(
+            digest('sha256', file.buffer),
+          )
+          expect(await row.locator('.server-md5').textContent()).toBe(digest('md5', file.buffer))
+          expect(
+            await row
+              .locator('progress')
+              .evaluate((bar) => (bar as unknown as { value: number }).value),
+          ).toBe(1)
+          expect(await row.locator('.verdict').textContent()).toBe('equal')
+          const stored = await row.locator('.stored').textContent()
+          if (store === undefined) expect(stored).toBe('not stored')
+          else {
+            const name = `md5/${digest('md5', file.buffer)}`
+            expect(stored).toBe(`${store.location} ${name}`)
+            const href = await row.locator('.stored a').getAttribute('href')
+            const back = await fetch(new URL(href ?? '', url))
+            expect(Buffer.from(await back.arrayBuffer()).equals(file.buffer)).toBe(true)
+          }
+        }
+        expect(errors).toEqual([])
+      } finally {
+        await browser.close()
+        await store?.close()
       }
-      expect(errors).toEqual([])
-    } finally {
-      await browser.close()
-    }
-  }, 60_000)
-})
+    }, 120_000)
+  },
+)

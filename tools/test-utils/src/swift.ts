@@ -1,7 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { cleanUpAfterTest } from './cleanup.js'
@@ -30,6 +31,8 @@ export interface SwiftS3 {
   /** Starts the proxy again, and resolves once S3 answers. */
   restartProxy(): Promise<void>
   stop(): Promise<void>
+  /** Stops everything at once, synchronously: for a process's 'exit' handler. */
+  stopNow(): void
 }
 
 const SERVICES = ['object', 'container', 'account'] as const
@@ -39,7 +42,7 @@ function serverConfig(dir: string, name: string, port: number, extra: string): s
     '[DEFAULT]',
     'bind_ip = 127.0.0.1',
     `bind_port = ${port}`,
-    'user = root',
+    `user = ${userInfo().username}`,
     `swift_dir = ${join(dir, 'etc')}`,
     `devices = ${join(dir, 'srv')}`,
     'mount_check = false',
@@ -58,7 +61,7 @@ function proxyConfig(dir: string, port: number, memcached: number): string {
 bind_ip = 127.0.0.1
 bind_port = ${port}
 workers = 2
-user = root
+user = ${userInfo().username}
 swift_dir = ${join(dir, 'etc')}
 log_level = WARNING
 [pipeline:main]
@@ -176,8 +179,8 @@ export async function startSwiftS3(): Promise<SwiftS3> {
   await writeFile(join(etc, 'proxy-server.conf'), proxyConfig(dir, ports.proxy, ports.memcached))
   const children: ChildProcess[] = [
     daemon('memcached', [
-      '-u',
-      'root',
+      // memcached refuses to run as root unless told which user to be.
+      ...(process.getuid?.() === 0 ? ['-u', 'root'] : []),
       '-l',
       '127.0.0.1',
       '-p',
@@ -211,6 +214,15 @@ export async function startSwiftS3(): Promise<SwiftS3> {
     async restartProxy() {
       proxy = daemon('swift-proxy-server', [join(etc, 'proxy-server.conf')])
       await answering()
+    },
+    stopNow() {
+      for (const child of [proxy, ...children]) {
+        try {
+          if (child?.pid !== undefined && child.exitCode === null)
+            process.kill(-child.pid, 'SIGKILL')
+        } catch {}
+      }
+      rmSync(dir, { recursive: true, force: true })
     },
     async stop() {
       await killGroup(proxy, 'SIGTERM')

@@ -98,7 +98,7 @@ describe.skipIf(chromiumMissing !== undefined).each(stores)(
           const stored = await row.locator('.stored').textContent()
           if (store === undefined) expect(stored).toBe('not stored')
           else {
-            const name = `md5/${digest('md5', file.buffer)}`
+            const name = `sha256/${digest('sha256', file.buffer)}`
             expect(stored).toBe(`${store.location} ${name}`)
             const href = await row.locator('.stored a').getAttribute('href')
             const back = await fetch(new URL(href ?? '', url))

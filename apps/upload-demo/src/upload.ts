@@ -9,6 +9,8 @@ interface ServerPart {
   filename: string | null
   size: number
   digests: Record<string, string>
+  /** Where the server stored it (with a store). */
+  location?: string
 }
 
 export interface DemoResult {
@@ -18,6 +20,8 @@ export interface DemoResult {
   readonly server: Record<string, string>
   readonly local: Record<string, string>
   readonly match: boolean
+  /** The stored copy's URL path, when the server keeps uploads. */
+  readonly location?: string
 }
 
 const ALGORITHMS = ['md5', 'sha256']
@@ -34,7 +38,8 @@ export async function uploadAndVerify(host: string, path: string): Promise<DemoR
     { headers: { accept: 'application/json' } },
   )
   const text = await res.body.text()
-  if (res.status !== 200) throw new Error(`the server answered ${res.status}: ${text.trim()}`)
+  // 201 from a server that stores what it hashes.
+  if (res.status !== 200 && res.status !== 201) throw new Error(`the server answered ${res.status}: ${text.trim()}`)
   const elapsedMs = performance.now() - started
   const { parts } = JSON.parse(text) as { parts: ServerPart[] }
   const part = parts[0]
@@ -50,6 +55,7 @@ export async function uploadAndVerify(host: string, path: string): Promise<DemoR
     server: part.digests,
     local: local.digests,
     match,
+    ...(part.location ? { location: part.location } : {}),
   }
 }
 
@@ -61,6 +67,7 @@ export function report(result: DemoResult): string {
     `size:     ${result.size} bytes (${mib.toFixed(1)} MiB)`,
     `elapsed:  ${(result.elapsedMs / 1000).toFixed(2)} s (${rate.toFixed(0)} MiB/s)`,
     ...Object.entries(result.server).map(([a, hex]) => `${`${a}:`.padEnd(9)} ${hex}`),
+    ...(result.location ? [`stored:   ${result.location}`] : []),
     `local check: ${result.match ? 'digests match' : `MISMATCH (local ${JSON.stringify(result.local)})`}`,
   ].join('\n')
 }

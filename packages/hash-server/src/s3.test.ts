@@ -23,7 +23,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type SwiftBucket, startSwiftBucket } from '../test/swift.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
-const UPLOAD_BIN = fileURLToPath(new URL('../../multipart-client/bin.js', import.meta.url))
+// multipart-client's command line from its sources (it depends on hash-server for its own tests,
+// so hash-server cannot depend on its build).
+const UPLOAD_CLI = fileURLToPath(new URL('../../multipart-client/src/cli.ts', import.meta.url))
+const UPLOAD = [
+  ...['--import', 'tsx', '--input-type=module', '-e'],
+  'const { main } = await import(process.argv[1]); await main(process.argv.slice(2))',
+  UPLOAD_CLI,
+]
 const MiB = 1024 * 1024
 const missing = missingSwift() ?? missingTool('curl')
 

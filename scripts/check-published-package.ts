@@ -178,4 +178,6 @@ if (failures.length > 0) {
   for (const failure of failures) console.error(`  - ${failure}`)
   process.exit(1)
 }
-console.log(`${name}: packed as a user needs it: files, README signatures, types for a consumer (nodenext, bundler)`)
+console.log(
+  `${name}: packed as a user needs it: files, README signatures, types for a consumer (nodenext, bundler)`,
+)

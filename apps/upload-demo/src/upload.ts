@@ -39,7 +39,8 @@ export async function uploadAndVerify(host: string, path: string): Promise<DemoR
   )
   const text = await res.body.text()
   // 201 from a server that stores what it hashes.
-  if (res.status !== 200 && res.status !== 201) throw new Error(`the server answered ${res.status}: ${text.trim()}`)
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`the server answered ${res.status}: ${text.trim()}`)
   const elapsedMs = performance.now() - started
   const { parts } = JSON.parse(text) as { parts: ServerPart[] }
   const part = parts[0]

@@ -69,13 +69,15 @@ export async function testBackend(backend: Backend): Promise<TestBackend> {
   }
   const node = await natsNode()
   const stream = `TEST${++streams}_${process.pid}`
-  const settings = { servers: [...node.urls], stream, leaseMs: 3_000 }
+  // The default lease: a session whose event loop a flood of frames holds for seconds (100,000
+  // fragments on a loaded machine) must not lose its lease to the test's own load.
+  const settings = { servers: [...node.urls], stream, leaseMs: 10_000 }
   // The test's own connection to the stream; the server makes its own from `storage`.
   const own = new JetStreamStorage(settings)
   await own.init()
   return {
     options: { storage: new JetStreamStorage(settings) },
-    cliArgs: ['--nats', node.urls.join(','), '--nats-stream', stream, '--nats-lease', '3000'],
+    cliArgs: ['--nats', node.urls.join(','), '--nats-stream', stream, '--nats-lease', '10000'],
     stored: (path) => readAll(own, path),
     seed: async (path, data) => {
       const target = await own.openAppend(path, undefined)

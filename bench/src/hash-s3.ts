@@ -7,6 +7,7 @@
 // (Debian's rclone and awscli v2) reading the bytes from stdin. Throughput as the client sees it
 // (until the answer, copy included) and the peak RSS of the process doing the upload (the server,
 // rclone, aws). Medians of interleaved rounds; the objects are deleted between rounds.
+// Needs Debian's rclone and awscli beside Swift (not installed by .ci/run: CI runs no benchmark).
 import { spawn } from 'node:child_process'
 import { mkdir, open, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { S3Client } from '@aws-sdk/client-s3'
+import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { StoreFailedError } from '../errors.js'
 import type { ByteBudget } from './byte-budget.js'
 import type { CleanupQueue } from './cleanup-queue.js'
@@ -27,7 +27,9 @@ export interface S3Target {
   key(algorithm: string, hex: string): string
   /** A new key in the store's temporary area. */
   tempKey(): string
-  exists(key: string, signal?: AbortSignal): Promise<boolean>
+  /** The object's metadata (with retries), or undefined when there is none. */
+  head(key: string): Promise<HeadObjectCommandOutput | undefined>
+  exists(key: string): Promise<boolean>
 }
 
 /** A part being filled or sent: the chunks as they came (never concatenated) and their MD5. */

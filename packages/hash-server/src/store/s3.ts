@@ -119,10 +119,13 @@ export class S3Store implements ObjectStore {
   async #init(): Promise<void> {
     const sdk = await loadSdk()
     const options = this.#options
+    // Another S3-compatible service without a region anywhere: the one S3 names as default.
     const region =
-      options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? undefined
+      options.region ??
+      process.env['AWS_REGION'] ??
+      process.env['AWS_DEFAULT_REGION'] ??
+      (options.endpoint === undefined ? undefined : 'us-east-1')
     const client = new sdk.S3Client({
-      ...(region === undefined && options.endpoint !== undefined ? { region: 'us-east-1' } : {}),
       ...(region === undefined ? {} : { region }),
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
@@ -140,17 +143,15 @@ export class S3Store implements ObjectStore {
       },
     })
     const bucket = options.bucket
-    const exists = async (key: string, signal?: AbortSignal) => {
-      try {
-        await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }), {
-          ...(signal ? { abortSignal: signal } : {}),
-        })
-        return true
-      } catch (error) {
-        if (isNotFound(error)) return false
-        throw storeError('HeadObject', error)
-      }
-    }
+    const head = (Key: string): Promise<HeadObjectCommandOutput | undefined> =>
+      s3Request('HeadObject', undefined, async () => {
+        try {
+          return await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key }))
+        } catch (error) {
+          if (isNotFound(error)) return undefined
+          throw error
+        }
+      })
     const target: S3Target = {
       sdk,
       client,
@@ -163,7 +164,8 @@ export class S3Store implements ObjectStore {
       maxCopySize: options.maxCopySize ?? 5 * 1024 ** 3,
       key: (algorithm, hex) => this.key(algorithm, hex),
       tempKey: () => `${this.#prefix}${TEMP}${randomUUID()}`,
-      exists,
+      head,
+      exists: async (key) => (await head(key)) !== undefined,
     }
     try {
       await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }))
@@ -234,20 +236,9 @@ export class S3Store implements ObjectStore {
   }
 
   async open(algorithm: string, hex: string): Promise<Representation | Unopenable> {
-    const { sdk, client, bucket } = this.#s3()
+    const { sdk, client, bucket, head: headOf } = this.#s3()
     const Key = this.key(algorithm, hex)
-    const head: HeadObjectCommandOutput | undefined = await s3Request(
-      'HeadObject',
-      undefined,
-      async () => {
-        try {
-          return await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key }))
-        } catch (error) {
-          if (isNotFound(error)) return undefined
-          throw error
-        }
-      },
-    )
+    const head = await headOf(Key)
     if (head === undefined) return 'missing'
     return {
       size: head.ContentLength ?? 0,

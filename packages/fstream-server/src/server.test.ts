@@ -1,15 +1,21 @@
+import { once } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   checkCommandLineConventions,
+  cleanUpAfterTest,
   listen,
+  missingNatsServer,
   runCli,
+  startNats,
   startServerProcess,
   tempDir,
 } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFstreamServer } from './index.js'
+import WebSocket from 'ws'
+import { createFstreamServer, PROTOCOL } from './index.js'
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url))
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -99,6 +105,58 @@ describe('fstream-server CLI', () => {
     const lines = run.stderr.trim().split('\n')
     expect(lines, run.stderr).toHaveLength(1)
     expect(lines[0]).toMatch(/^fstream-server: cannot start: --nats nats:\/\/127\.0\.0\.1:1: /)
+  })
+})
+
+describe('NATS gone while the server runs', () => {
+  it('answers sessions and GETs with 500 and the reason, keeps serving, and recovers', {
+    timeout: 120_000,
+  }, async (context) => {
+    const missing = missingNatsServer()
+    if (missing) return context.skip(missing)
+    const nats = await startNats(1)
+    cleanUpAfterTest(() => nats.stop())
+    const server = await startServerProcess(process.execPath, [
+      ...[
+        BIN,
+        '--nats',
+        nats.urls.join(','),
+        '--nats-stream',
+        `GONE_${process.pid}`,
+        '--port',
+        '0',
+      ],
+    ])
+    cleanUpAfterTest(() => server.stop())
+    const refusal = async (path: string) => {
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}${path}`, PROTOCOL)
+      ws.on('error', () => {})
+      const [, res] = (await once(ws, 'unexpected-response')) as [unknown, IncomingMessage]
+      const chunks: Buffer[] = []
+      for await (const chunk of res) chunks.push(chunk as Buffer)
+      ws.terminate()
+      return { status: res.statusCode, reason: Buffer.concat(chunks).toString() }
+    }
+    expect(await refusal('/logs/never.log')).toMatchObject({ status: 404 })
+    await nats.nodes[0]?.kill()
+    // Every request gets its one answer, naming the storage, while the others are served.
+    const [follow, append, get, health] = await Promise.all([
+      refusal('/logs/never.log'),
+      refusal('/logs/new.log?verb=APPEND'),
+      fetch(`${server.url}/logs/never.log`),
+      fetch(`${server.url}/health`),
+    ])
+    for (const answer of [follow, append]) {
+      expect(answer.status).toBe(500)
+      expect(answer.reason).toMatch(/^cannot open the resource: /)
+    }
+    expect(get.status).toBe(500)
+    expect(await get.text()).toMatch(/^cannot read the resource: /)
+    expect(health.status).toBe(200)
+    await nats.nodes[0]?.restart()
+    await expect
+      .poll(async () => (await refusal('/logs/never.log')).status, { timeout: 60_000 })
+      .toBe(404)
   })
 })
 

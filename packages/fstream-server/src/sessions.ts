@@ -5,7 +5,7 @@ import { CLOSE, PROTOCOL } from '@sluice/internal/fstream'
 import { type CompletedRequest, measureExchange, type RequestObserver } from '@sluice/internal/http'
 import { WebSocketServer } from 'ws'
 import { runAppend } from './append.js'
-import type { FstreamServerError } from './errors.js'
+import { type FstreamServerError, StorageError } from './errors.js'
 import { runFollow } from './follow.js'
 import {
   readSessionRequest,
@@ -40,6 +40,8 @@ interface Exchange {
   readonly head: Buffer
   /** Reports the exchange as answered with `status` (101: the session ended); only the first call counts. */
   readonly end: (status: number) => void
+  /** Something was written to the socket (an upgrade or httpfstream's 200): no refusal can follow. */
+  answered: boolean
 }
 
 /** The client went away before its session began. */
@@ -52,13 +54,15 @@ class ClientLeftError extends Error {
  * Resolves with the content's length; a resource that cannot be read is refused instead.
  */
 async function sendContent(
-  socket: Duplex,
+  exchange: Exchange,
   storage: ResourceStorage,
   relative: string,
 ): Promise<number | FstreamServerError> {
   const content = await storage.representation(relative)
   if ('status' in content) return content
   const { size } = content
+  const { socket } = exchange
+  exchange.answered = true
   socket.write(
     `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
       `Content-Length: ${size}\r\n\r\n`,
@@ -110,10 +114,26 @@ export class Sessions {
       ended = measure(status)
       observe.finished(ended)
     }
-    this.#session({ req, socket, head, end }).catch((error: Error) => {
-      if (!(error instanceof ClientLeftError)) this.#options.log(`session failed: ${error.message}`)
-      socket.destroy()
-      end(0)
+    const exchange: Exchange = { req, socket, head, end, answered: false }
+    this.#session(exchange).catch((error: Error) => {
+      if (error instanceof ClientLeftError) {
+        socket.destroy()
+        end(0)
+        return
+      }
+      this.#options.log(`session failed: ${error.message}`)
+      if (exchange.answered || socket.destroyed) {
+        socket.destroy()
+        end(0)
+        return
+      }
+      // Storage failed before anything was answered (a NATS request timed out): say so.
+      const refusal = new StorageError(`cannot open the resource: ${error.message}`, {
+        cause: error,
+      })
+      refuseUpgrade(socket, refusal)
+      this.#options.metrics.countRefusal(verbOf(req) ?? 'unknown', refusal.status)
+      end(refusal.status)
     })
   }
 
@@ -159,6 +179,7 @@ export class Sessions {
       socket.once('close', left)
       server.handleUpgrade(req, socket, head, (ws) => {
         socket.off('close', left)
+        exchange.answered = true
         const sessionSocket = ws as SessionSocket
         ws.on('error', (error: Error) => log(`${label} closed: ${error.message}`))
         if (session.verb === 'FOLLOW') metrics.followers.inc()
@@ -203,7 +224,7 @@ export class Sessions {
     if ('status' in source) return source
     if (!framing.binaryData && !source.live) {
       await source.close()
-      const sent = await sendContent(exchange.socket, storage, relative)
+      const sent = await sendContent(exchange, storage, relative)
       if (typeof sent !== 'number') return sent
       metrics.countFollowed(sent)
       exchange.end(200)

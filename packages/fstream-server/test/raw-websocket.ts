@@ -66,7 +66,7 @@ export interface RawSession {
 /**
  * Opens a WebSocket over a plain TCP socket, with our own framing, so that a test can send what
  * no WebSocket library would. Resolves once the server answered 101; rejects with its status
- * line otherwise.
+ * line otherwise, or when the connection ends without an answer.
  */
 export function openRawSession(
   port: number,
@@ -84,7 +84,10 @@ export function openRawSession(
     const closed = new Promise<{ code: number; reason: string }>((done) => {
       settleClose = done
     })
-    socket.on('close', () => settleClose({ code: 1006, reason: '' }))
+    socket.on('close', () => {
+      if (!upgraded) reject(new Error('the connection was closed without an answer'))
+      settleClose({ code: 1006, reason: '' })
+    })
     const parseFrames = () => {
       while (buffered.length >= 2) {
         const opcode = (buffered[0] ?? 0) & 0x0f

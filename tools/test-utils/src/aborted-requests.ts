@@ -1,11 +1,29 @@
-import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { expect } from 'vitest'
 import { processResources, repeat } from './process-resources.js'
 
 /**
+ * Resolves with the first bytes the peer sends; rejects when the connection ends without any
+ * (every request gets an answer: a server that drops one silently fails the test, never hangs it).
+ */
+export function firstBytes(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      socket.off('close', onClose)
+      resolve(chunk)
+    }
+    const onClose = () => {
+      socket.off('data', onData)
+      reject(new Error('the connection was closed without an answer'))
+    }
+    socket.once('data', onData)
+    socket.once('close', onClose)
+  })
+}
+
+/**
  * Sends the start of a request on a fresh connection and cuts it: a moment after sending, or
- * once the first bytes of the answer came (`afterAnswer`).
+ * once the first bytes of the answer came (`afterAnswer`; rejects when none come).
  */
 export async function cutConnection(
   port: number,
@@ -15,9 +33,12 @@ export async function cutConnection(
   const socket = connect(port, '127.0.0.1')
   socket.on('error', () => {})
   socket.write(bytes)
-  if (options.afterAnswer) await once(socket, 'data').catch(() => {})
-  else await new Promise((resolve) => setTimeout(resolve, 2))
-  socket.destroy()
+  try {
+    if (options.afterAnswer) await firstBytes(socket)
+    else await new Promise((resolve) => setTimeout(resolve, 2))
+  } finally {
+    socket.destroy()
+  }
 }
 
 export interface AbortedRequestsOptions {

@@ -2,6 +2,7 @@ export {
   type AbortedRequestsOptions,
   checkAbortedRequests,
   cutConnection,
+  firstBytes,
 } from './aborted-requests.js'
 export { chromiumPath, launchChromium, paintedShare } from './browser.js'
 export { cleanUpAfterTest } from './cleanup.js'

@@ -43,8 +43,11 @@ Options:
   --s3-path-style         URLs of the form ENDPOINT/BUCKET/KEY (most S3-compatible services)
   --s3-part-size BYTES    smallest part of an upload (default 8M; 5M to 5G)
   --s3-max-parts N        most parts of one upload (default 10000; Swift: 1000)
-  --s3-parts-in-flight N  parts one upload holds at once (default 4)
-  --s3-buffer BYTES       parts all uploads of a process hold at once (default 128M)
+  --s3-parts-in-flight N  buffered parts one upload holds at once (default 4)
+  --s3-buffer BYTES       buffered parts all uploads of a process hold (default 128M)
+  --s3-buffer-parts       buffer every part and send it with Content-MD5, also when the
+                          length is known (default: such bodies are streamed, each part
+                          checked against S3's ETag; needed where ETags are not MD5s: KMS)
   --workers N             processes sharing the port (default 1; 0 = one per core)
   --max-body-size BYTES   larger bodies get 413 (512k, 1G, 1TiB…: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
@@ -164,6 +167,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         's3-max-parts': { type: 'string' },
         's3-parts-in-flight': { type: 'string' },
         's3-buffer': { type: 'string' },
+        's3-buffer-parts': { type: 'boolean' },
       },
       async run({ values }) {
         const algorithms = values.algorithm.split(',').map((name) => name.trim().toLowerCase())

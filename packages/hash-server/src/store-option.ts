@@ -9,6 +9,7 @@ export interface S3Flags {
   readonly 's3-max-parts'?: string | undefined
   readonly 's3-parts-in-flight'?: string | undefined
   readonly 's3-buffer'?: string | undefined
+  readonly 's3-buffer-parts'?: boolean | undefined
 }
 
 const S3_URL = /^s3:\/\/([^/]+)(?:\/(.*))?$/
@@ -52,6 +53,7 @@ export function s3StoreOption(
       ? {}
       : { partsInFlight: countOption('--s3-parts-in-flight', inFlight, 2) }),
     ...(buffer === undefined ? {} : { bufferSize: byteSizeOption('--s3-buffer', buffer) }),
+    ...(flags['s3-buffer-parts'] ? { streamParts: false } : {}),
   }
   const size = options.partSize
   if (size !== undefined && (size < 5 * 1024 ** 2 || size > 5 * 1024 ** 3)) {

@@ -26,3 +26,13 @@ export function partSizes(
   const group = Math.max(1, Math.floor(maxParts / 10))
   return (part) => Math.min(MAX_PART_SIZE, partSize * 2 ** Math.floor((part - 1) / group))
 }
+
+/**
+ * The size of each part (from 1) of a body of known length streamed as it arrives: nothing is
+ * held, so parts are as large as S3 allows. Fewer parts are fewer requests: on Swift here one
+ * 1 GiB part is sent at 230 MiB/s, 8 MiB parts one after another at 90.
+ */
+export function streamedPartSizes(length: number): (part: number) => number {
+  const size = Math.ceil(length / Math.ceil(length / MAX_PART_SIZE))
+  return (part) => Math.max(0, Math.min(size, length - (part - 1) * size))
+}

@@ -5,8 +5,9 @@ import { StoreFailedError } from '../errors.js'
 import type { ByteBudget } from './byte-budget.js'
 import type { CleanupQueue } from './cleanup-queue.js'
 import type { BodyHint, PendingObject } from './index.js'
-import { MAX_PART_SIZE, partSizes } from './part-sizes.js'
+import { MAX_PART_SIZE, partSizes, streamedPartSizes } from './part-sizes.js'
 import { s3Request } from './s3-requests.js'
+import { type SentPart, StreamedPart } from './s3-streamed-part.js'
 
 type Sdk = typeof import('@aws-sdk/client-s3')
 
@@ -21,6 +22,8 @@ export interface S3Target {
   readonly partSize: number
   readonly maxParts: number
   readonly partsInFlight: number
+  /** Bodies of a known length of at least `partSize` are streamed, not buffered. */
+  readonly streamParts: boolean
   /** Largest object copied with one CopyObject (S3: 5 GiB); larger ones are copied in parts. */
   readonly maxCopySize: number
   /** The key of the object `<algorithm>/<hex>`. */
@@ -48,10 +51,12 @@ function body(chunks: readonly Buffer[]): Readable {
 }
 
 /**
- * One body on its way into S3 as a multipart upload, part by part while it is hashed: each part
- * with its Content-MD5 (S3 refuses a part whose bytes differ), at most `partsInFlight` parts held
- * (the one being filled included) and their bytes taken from the store's budget, so that a slow
- * S3 slows the client down. A body smaller than one part is sent with one PutObject at commit.
+ * One body on its way into S3 as a multipart upload, part by part while it is hashed. A body of a
+ * known length is streamed: each part sent as its bytes arrive, held nowhere, checked against the
+ * ETag S3 answers ({@link StreamedPart}). Otherwise parts are buffered: each sent whole with its
+ * Content-MD5 (S3 refuses a part whose bytes differ), at most `partsInFlight` parts held (the one
+ * being filled included) and their bytes taken from the store's budget. Either way a slow S3
+ * slows the client down. A body smaller than one part is sent with one PutObject at commit.
  * The object's name is known before the body only when the client declared its digest; else the
  * parts go to a temporary key, completed and copied to the digest's name at commit.
  */
@@ -66,10 +71,13 @@ export class S3Upload implements PendingObject {
   readonly #key: string
   #uploadId: Promise<string> | undefined
   #filling: Part | undefined
+  /** Sizes of streamed parts, when the body is streamed. */
+  readonly #streamedSizes: ((part: number) => number) | undefined
+  #streaming: StreamedPart | undefined
   #nextPart = 1
   #size = 0
   readonly #sending = new Set<Promise<void>>()
-  readonly #sent: Array<{ PartNumber: number; ETag: string }> = []
+  readonly #sent: SentPart[] = []
   #failure: Error | undefined
   readonly #abort = new AbortController()
   #state: 'open' | 'committed' | 'discarded' = 'open'
@@ -79,6 +87,10 @@ export class S3Upload implements PendingObject {
   private constructor(s3: S3Target, hint: BodyHint, declared: string | undefined, stored: boolean) {
     this.#s3 = s3
     this.#sizes = partSizes(s3.partSize, s3.maxParts, hint.size)
+    this.#streamedSizes =
+      s3.streamParts && hint.size !== undefined && hint.size >= s3.partSize
+        ? streamedPartSizes(hint.size)
+        : undefined
     this.#declared = declared
     this.#stored = stored
     this.#key = declared ?? s3.tempKey()
@@ -108,6 +120,7 @@ export class S3Upload implements PendingObject {
   async write(chunks: readonly Buffer[]): Promise<void> {
     this.#check()
     if (this.#stored) return
+    if (this.#streamedSizes) return this.#stream(chunks, this.#streamedSizes)
     for (const chunk of chunks) {
       this.#filling ??= await this.#newPart()
       const part = this.#filling
@@ -120,6 +133,66 @@ export class S3Upload implements PendingObject {
         await this.#send(part)
       }
     }
+  }
+
+  async #stream(chunks: readonly Buffer[], sizes: (part: number) => number): Promise<void> {
+    for (const chunk of chunks) {
+      let rest = chunk
+      while (rest.length > 0) {
+        this.#streaming ??= this.#streamPart(sizes)
+        const part = this.#streaming
+        const bytes = rest.subarray(0, part.remaining)
+        rest = rest.subarray(bytes.length)
+        this.#size += bytes.length
+        try {
+          await part.write(bytes)
+          if (part.remaining === 0) {
+            this.#streaming = undefined
+            this.#sent.push(await part.end())
+          }
+        } catch (error) {
+          this.#fail(error)
+        }
+        this.#check()
+      }
+    }
+  }
+
+  /** Starts sending the next part of a streamed body. */
+  #streamPart(sizes: (part: number) => number): StreamedPart {
+    const number = this.#nextPart++
+    const size = sizes(number)
+    if (size === 0) throw new StoreFailedError('the body is longer than its declared length')
+    this.#uploadId ??= this.#create()
+    const uploadId = this.#uploadId
+    const { sdk, client, bucket } = this.#s3
+    const signal = this.#abort.signal
+    const part = new StreamedPart(number, size, async (Body) => {
+      const UploadId = await uploadId
+      const answer = await s3Request(
+        'UploadPart',
+        signal,
+        () =>
+          client.send(
+            new sdk.UploadPartCommand({
+              ...{ Bucket: bucket, Key: this.#key, UploadId, PartNumber: number },
+              ...{ ContentLength: size, Body },
+            }),
+            { abortSignal: signal },
+          ),
+        1,
+      )
+      return answer.ETag
+    })
+    // A failure between two writes is seen by the next one, by commit or by discard.
+    const sending: Promise<void> = part.answered
+      .then(
+        () => {},
+        (error: unknown) => this.#fail(error),
+      )
+      .finally(() => this.#sending.delete(sending))
+    this.#sending.add(sending)
+    return part
   }
 
   async #newPart(): Promise<Part> {
@@ -199,6 +272,11 @@ export class S3Upload implements PendingObject {
   }
 
   async #store(key: string): Promise<void> {
+    if (this.#streaming) {
+      throw new StoreFailedError(
+        `the body ended ${this.#streaming.remaining} bytes short of its declared length`,
+      )
+    }
     const last = this.#filling
     this.#filling = undefined
     if (this.#uploadId === undefined) {
@@ -251,11 +329,7 @@ export class S3Upload implements PendingObject {
     )
   }
 
-  async #complete(
-    key: string,
-    UploadId: string,
-    parts: ReadonlyArray<{ PartNumber: number; ETag: string }>,
-  ): Promise<void> {
+  async #complete(key: string, UploadId: string, parts: readonly SentPart[]): Promise<void> {
     const { sdk, client, bucket } = this.#s3
     await s3Request('CompleteMultipartUpload', undefined, () =>
       client.send(
@@ -286,7 +360,7 @@ export class S3Upload implements PendingObject {
     if (UploadId === undefined) throw new StoreFailedError('S3 gave no UploadId')
     try {
       const rangeSize = Math.max(Math.ceil(this.#size / maxParts), Math.min(maxCopySize, 1024 ** 3))
-      const parts: Array<{ PartNumber: number; ETag: string }> = []
+      const parts: SentPart[] = []
       for (let start = 0, PartNumber = 1; start < this.#size; start += rangeSize, PartNumber++) {
         const end = Math.min(this.#size, start + rangeSize) - 1
         const copied = await s3Request('UploadPartCopy', undefined, () =>
@@ -332,6 +406,8 @@ export class S3Upload implements PendingObject {
     this.#abort.abort(new Error('the upload was discarded'))
     if (this.#filling) this.#s3.budget.give(this.#filling.taken)
     this.#filling = undefined
+    this.#streaming?.destroy(this.#abort.signal.reason as Error)
+    this.#streaming = undefined
     await Promise.allSettled([...this.#sending])
     const uploadId = await this.#uploadId?.catch(() => undefined)
     const key = this.#key

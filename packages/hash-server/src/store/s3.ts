@@ -41,6 +41,13 @@ export interface S3StoreOptions {
   readonly maxParts?: number
   /** Parts one upload holds at once, the one being filled included (default 4). */
   readonly partsInFlight?: number
+  /**
+   * Bodies of a known length (at least `partSize`) are streamed to S3 as they arrive, in parts as
+   * large as S3 allows, each checked against the ETag S3 answers (default true). Set false where
+   * part ETags are not MD5s (AWS buckets encrypted with KMS or a customer key): every part is then
+   * buffered and sent with its Content-MD5.
+   */
+  readonly streamParts?: boolean
   /** Bytes of parts all uploads of this store hold at once (default 128 MiB). */
   readonly bufferSize?: number
   /** Largest object copied with one request; larger ones are copied in parts (default 5 GiB). */
@@ -54,6 +61,8 @@ export interface S3StoreOptions {
   /** An S3 request without an answer for this long fails, ms (default 60,000). */
   readonly requestTimeout?: number
 }
+
+const SILENT_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
 
 async function loadSdk(): Promise<typeof import('@aws-sdk/client-s3')> {
   try {
@@ -136,6 +145,8 @@ export class S3Store implements ObjectStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
       // A part's body is a stream the SDK cannot send twice: requests are retried here.
       maxAttempts: 1,
+      // Failures reach the callers as errors; the SDK would also print a line per aborted upload.
+      logger: SILENT_LOGGER,
       requestHandler: {
         connectionTimeout: 5_000,
         requestTimeout: options.requestTimeout ?? 60_000,
@@ -161,6 +172,7 @@ export class S3Store implements ObjectStore {
       partSize: options.partSize ?? 8 * MiB,
       maxParts: options.maxParts ?? 10_000,
       partsInFlight: Math.max(2, options.partsInFlight ?? 4),
+      streamParts: options.streamParts ?? true,
       maxCopySize: options.maxCopySize ?? 5 * 1024 ** 3,
       key: (algorithm, hex) => this.key(algorithm, hex),
       tempKey: () => `${this.#prefix}${TEMP}${randomUUID()}`,

@@ -201,9 +201,20 @@ export class JetStreamAppend implements AppendTarget {
         this.#revision,
       )
     } catch (error) {
-      // Another server holds the lease now (ours lapsed, or the resource was deleted). Other
-      // failures (a failover) are tried again at the next renewal.
-      if (apiCode(error) === WRONG_LAST_SEQUENCE) await this.#loseIt()
+      // Other failures (a failover) are tried again at the next renewal.
+      if (apiCode(error) !== WRONG_LAST_SEQUENCE) return
+      // A renewal that landed although its acknowledgement was lost in a failover: the lease is
+      // still ours, at a newer revision. Otherwise another server holds it now (ours lapsed, or
+      // the resource was deleted).
+      const entry = await this.#context.leases
+        .get(this.#context.key)
+        .catch(() => 'unknown' as const)
+      if (entry === 'unknown') return
+      if (entry?.operation === 'PUT' && entry.string() === this.#context.writer) {
+        this.#revision = entry.revision
+        return
+      }
+      await this.#loseIt()
     }
   }
 
@@ -238,6 +249,18 @@ export class JetStreamAppend implements AppendTarget {
           if (last !== undefined && last.writer === writer && last.offset === offset) {
             this.#lastSeq = last.seq
             return
+          }
+          // Our previous message is the last one (at another sequence than its ack said, after
+          // a failover): this one is not there yet, and nobody else wrote. Publish it again.
+          if (
+            last !== undefined &&
+            last.writer === writer &&
+            last.offset + last.data.length === offset &&
+            last.seq !== this.#lastSeq &&
+            Date.now() <= deadline
+          ) {
+            this.#lastSeq = last.seq
+            continue
           }
           throw await this.#loseIt()
         }

@@ -38,22 +38,24 @@ export function storeError(operation: string, error: unknown): HashServerError {
 }
 
 /**
- * Runs one S3 request, again after a short wait when it failed on the way (up to three times;
- * once for a body that cannot be sent twice); rejects with a {@link storeError}, or with the
- * signal's reason once it aborts.
+ * Runs one S3 request, again after a short wait when it failed on the way (up to three times, and
+ * only while `canRetry` says so: a streamed body can be sent again only if none of it was read);
+ * rejects with a {@link storeError}, or with the signal's reason once it aborts.
  */
 export async function s3Request<T>(
   operation: string,
   signal: AbortSignal | undefined,
   send: () => Promise<T>,
-  attempts: number = ATTEMPTS,
+  canRetry: () => boolean = () => true,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send()
     } catch (error) {
       if (signal?.aborted) throw signal.reason
-      if (attempt >= attempts || !retryable(error)) throw storeError(operation, error)
+      if (attempt >= ATTEMPTS || !retryable(error) || !canRetry()) {
+        throw storeError(operation, error)
+      }
       await sleep(FIRST_BACKOFF_MS * 4 ** (attempt - 1), undefined, signal ? { signal } : {})
     }
   }

@@ -73,6 +73,8 @@ export class S3Upload implements PendingObject {
   #filling: Part | undefined
   /** Sizes of streamed parts, when the body is streamed. */
   readonly #streamedSizes: ((part: number) => number) | undefined
+  /** The length the body was declared with. */
+  readonly #length: number | undefined
   #streaming: StreamedPart | undefined
   #nextPart = 1
   #size = 0
@@ -87,6 +89,7 @@ export class S3Upload implements PendingObject {
   private constructor(s3: S3Target, hint: BodyHint, declared: string | undefined, stored: boolean) {
     this.#s3 = s3
     this.#sizes = partSizes(s3.partSize, s3.maxParts, hint.size)
+    this.#length = hint.size
     this.#streamedSizes =
       s3.streamParts && hint.size !== undefined && hint.size >= s3.partSize
         ? streamedPartSizes(hint.size)
@@ -139,12 +142,12 @@ export class S3Upload implements PendingObject {
     for (const chunk of chunks) {
       let rest = chunk
       while (rest.length > 0) {
-        this.#streaming ??= this.#streamPart(sizes)
-        const part = this.#streaming
-        const bytes = rest.subarray(0, part.remaining)
-        rest = rest.subarray(bytes.length)
-        this.#size += bytes.length
         try {
+          this.#streaming ??= this.#streamPart(sizes)
+          const part = this.#streaming
+          const bytes = rest.subarray(0, part.remaining)
+          rest = rest.subarray(bytes.length)
+          this.#size += bytes.length
           await part.write(bytes)
           if (part.remaining === 0) {
             this.#streaming = undefined
@@ -180,7 +183,8 @@ export class S3Upload implements PendingObject {
             }),
             { abortSignal: signal },
           ),
-        1,
+        // Until S3 answers `100 Continue`, none of the body was read: it can be sent again.
+        () => !Body.readableDidRead,
       )
       return answer.ETag
     })
@@ -272,9 +276,9 @@ export class S3Upload implements PendingObject {
   }
 
   async #store(key: string): Promise<void> {
-    if (this.#streaming) {
+    if (this.#streamedSizes && this.#size !== this.#length) {
       throw new StoreFailedError(
-        `the body ended ${this.#streaming.remaining} bytes short of its declared length`,
+        `the body ended ${(this.#length ?? 0) - this.#size} bytes short of its declared length`,
       )
     }
     const last = this.#filling

@@ -96,6 +96,13 @@ describe.skipIf(missing)('S3 (Swift with s3api)', () => {
       await expect(committed).rejects.toThrow('ended 1 bytes short of its declared length')
       await pending.discard()
       expect(await backend.read('md5', md5(body))).toBeUndefined()
+      // Not one byte of a body declared to fill a part.
+      const empty = await backend.store.begin({ size: body.length })
+      await expect(empty.commit('md5', md5(Buffer.alloc(0)))).rejects.toThrow(
+        `ended ${body.length} bytes short`,
+      )
+      await empty.discard()
+      expect(await backend.read('md5', md5(Buffer.alloc(0)))).toBeUndefined()
       await expect.poll(() => backend.leftovers(), { timeout: 30_000 }).toEqual([])
     } finally {
       await backend.store.close()

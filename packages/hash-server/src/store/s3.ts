@@ -58,7 +58,7 @@ export interface S3StoreOptions {
    * bucket have theirs in progress.
    */
   readonly staleAfter?: number
-  /** An S3 request without an answer for this long fails, ms (default 60,000). */
+  /** An S3 request whose connection is silent for this long fails, ms (default 60,000). */
   readonly requestTimeout?: number
 }
 
@@ -149,7 +149,8 @@ export class S3Store implements ObjectStore {
       logger: SILENT_LOGGER,
       requestHandler: {
         connectionTimeout: 5_000,
-        requestTimeout: options.requestTimeout ?? 60_000,
+        // An inactivity timeout: a long upload that keeps moving is never cut.
+        socketTimeout: options.requestTimeout ?? 60_000,
         httpAgent: { keepAlive: true, maxSockets: 256 },
       },
     })

@@ -17,7 +17,7 @@ export interface ReadRange {
 }
 
 /**
- * Messages a follower's consumer pulls ahead at most (each at most 512 KiB). A count, not
+ * Messages a follower's consumer pulls ahead at most (each at most 896 KiB). A count, not
  * `max_bytes`: a pull of bytes that ends with room for less than a message waits out its expiry
  * before the next pull, a few messages per second.
  */
@@ -27,7 +27,7 @@ const IDLE_MS = 1000
 
 /**
  * The messages of one subject from a stream sequence on, through an ordered consumer that reads
- * at the caller's pace (at most 4 messages, 2 MiB, pulled ahead: a slow follower holds back its own consumer,
+ * at the caller's pace (at most 4 messages, 3.5 MiB, pulled ahead: a slow follower holds back its own consumer,
  * nobody else). nats-server 2.9 leaves an ordered consumer silent for good when the node hosting
  * it dies: one that gets neither a message nor a heartbeat for three heartbeats is made again from
  * the next sequence, so a reader sees every message once across node failures.

@@ -121,7 +121,7 @@ function stateOf(last: ResourceMessage | undefined): ResourceState {
 /**
  * Resources on NATS JetStream, shared by every fstream-server connected to the same stream: any
  * server appends to or follows any resource. A resource is one subject of the stream
- * (`<stream>.r.<base64url of its path>`), one message per piece of data (at most 512 KiB), each
+ * (`<stream>.r.<base64url of its path>`), one message per piece of data (at most 896 KiB), each
  * with its byte offset and its appender; markers record a new appender (fence), a finished append
  * (end) and a deletion. One appender per resource across servers: a lease in a KV bucket with a
  * TTL (`<stream>_LEASES`), the expected last sequence of the subject on every publish, and

@@ -17,7 +17,7 @@ if (nats) {
     console.error(`[live-log] LIVE_LOG_NATS=1 needs ${missing}`)
     process.exit(2)
   }
-  const natsUrl = await startNatsServer(port + 1220, port + 1221)
+  const natsUrl = await startNatsServer()
   const node = (name: string, nodePort: number) => ({
     server: createLiveLogServer({
       storage: new JetStreamStorage({ servers: [natsUrl], stream: 'LIVELOG', name }),

@@ -196,6 +196,19 @@ export class JetStreamAppend implements AppendTarget {
     return why
   }
 
+  /** Takes the lease again after it lapsed, if nobody wrote since; says whether it did. */
+  async #retake(): Promise<boolean> {
+    const { leases, key, writer } = this.#context
+    const last = await this.#context.last().catch(() => undefined)
+    if (last?.writer !== writer || last.seq !== this.#lastSeq) return false
+    try {
+      this.#revision = await leases.create(key, writer)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   async #renew(): Promise<void> {
     if (this.#closed) return
     try {
@@ -218,6 +231,9 @@ export class JetStreamAppend implements AppendTarget {
         this.#revision = entry.revision
         return
       }
+      // Our lease lapsed while a failover kept renewals from landing (its TTL removed it), and
+      // nobody took it: if the resource's last message is still ours, take the lease again.
+      if (entry === null && (await this.#retake())) return
       await this.#loseIt()
     }
   }

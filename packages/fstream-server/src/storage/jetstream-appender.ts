@@ -185,57 +185,67 @@ export class JetStreamAppend implements AppendTarget {
     this.#context.released()
   }
 
-  /** The resource was taken from this session: why, as its followers and its appender see it. */
-  async #loseIt(): Promise<Error> {
+  /**
+   * The resource was taken from this session: why, as its followers and its appender see it
+   * (`evidence`: what showed it, for the logs).
+   */
+  async #loseIt(evidence: string): Promise<Error> {
     const last = await this.#context.last().catch(() => undefined)
     const why =
       last?.kind === 'deleted'
         ? new ResourceGoneError('the resource was deleted')
-        : new AppendConflictError('another appender took the resource over')
+        : new AppendConflictError(`another appender took the resource over (${evidence})`)
     this.#lost.abort(why)
     return why
   }
 
-  /** Takes the lease again after it lapsed, if nobody wrote since; says whether it did. */
-  async #retake(): Promise<boolean> {
+  /**
+   * Takes the lease again after it lapsed, if nobody wrote since: `taken`; `unknown` when
+   * JetStream could not tell (tried again at the next renewal); else what shows another appender.
+   */
+  async #retake(): Promise<string> {
     const { leases, key, writer } = this.#context
-    const last = await this.#context.last().catch(() => undefined)
-    if (last?.writer !== writer || last.seq !== this.#lastSeq) return false
+    let last: ResourceMessage | undefined
+    try {
+      last = await this.#context.last()
+    } catch {
+      return 'unknown'
+    }
+    // Another appender fences before it writes, so a last message of this session's means nobody
+    // wrote since (it may be newer than #lastSeq: a publish whose ack is still on its way).
+    if (last?.writer !== writer) return `lease lapsed, last message by ${last?.writer || 'nobody'}`
     try {
       this.#revision = await leases.create(key, writer)
-      return true
-    } catch {
-      return false
+      return 'taken'
+    } catch (error) {
+      return apiCode(error) === WRONG_LAST_SEQUENCE ? 'lease lapsed and taken' : 'unknown'
     }
   }
 
   async #renew(): Promise<void> {
     if (this.#closed) return
+    const { leases, key, writer } = this.#context
     try {
-      this.#revision = await this.#context.leases.update(
-        this.#context.key,
-        this.#context.writer,
-        this.#revision,
-      )
+      this.#revision = await leases.update(key, writer, this.#revision)
+      return
     } catch (error) {
       // Other failures (a failover) are tried again at the next renewal.
       if (apiCode(error) !== WRONG_LAST_SEQUENCE) return
-      // A renewal that landed although its acknowledgement was lost in a failover: the lease is
-      // still ours, at a newer revision. Otherwise another server holds it now (ours lapsed, or
-      // the resource was deleted).
-      const entry = await this.#context.leases
-        .get(this.#context.key)
-        .catch(() => 'unknown' as const)
-      if (entry === 'unknown') return
-      if (entry?.operation === 'PUT' && entry.string() === this.#context.writer) {
-        this.#revision = entry.revision
-        return
-      }
-      // Our lease lapsed while a failover kept renewals from landing (its TTL removed it), and
-      // nobody took it: if the resource's last message is still ours, take the lease again.
-      if (entry === null && (await this.#retake())) return
-      await this.#loseIt()
     }
+    // A renewal that landed although its acknowledgement was lost in a failover: the lease is
+    // still ours, at a newer revision. Otherwise another server holds it now (ours lapsed, or the
+    // resource was deleted).
+    const entry = await leases.get(key).catch(() => 'unknown' as const)
+    if (entry === 'unknown') return
+    if (entry?.operation === 'PUT' && entry.string() === writer) {
+      this.#revision = entry.revision
+      return
+    }
+    // Our lease lapsed while a failover kept renewals from landing (its TTL removed it), and
+    // nobody took it: if the resource's last message is still ours, take the lease again.
+    const retaken =
+      entry === null ? await this.#retake() : `lease ${entry.operation} by ${entry.string()}`
+    if (retaken !== 'taken' && retaken !== 'unknown') await this.#loseIt(retaken)
   }
 
   /**
@@ -265,8 +275,22 @@ export class JetStreamAppend implements AppendTarget {
         })
       } catch (error) {
         if (apiCode(error) === WRONG_LAST_SEQUENCE) {
-          const last = await this.#context.last()
-          if (last !== undefined && last.writer === writer && last.offset === offset) {
+          // Which message is last decides; not knowing it yet (a failover) is tried again.
+          const last = await this.#context.last().catch((readError: unknown) => {
+            if (Date.now() > deadline) throw readError
+            return 'unknown' as const
+          })
+          if (last === 'unknown') {
+            await sleep(Math.min(1000, 100 * 2 ** attempt))
+            continue
+          }
+          // This very message (a fence and the data after it share an offset: kinds differ).
+          if (
+            last !== undefined &&
+            last.writer === writer &&
+            last.kind === (kind ?? 'data') &&
+            last.offset === offset
+          ) {
             this.#lastSeq = last.seq
             return
           }
@@ -282,7 +306,9 @@ export class JetStreamAppend implements AppendTarget {
             this.#lastSeq = last.seq
             continue
           }
-          throw await this.#loseIt()
+          throw await this.#loseIt(
+            `last message ${last?.kind ?? 'none'} by ${last?.writer || 'nobody'} at ${last?.offset}`,
+          )
         }
         if (Date.now() > deadline) {
           throw new StorageError(`JetStream did not take the data: ${(error as Error).message}`, {

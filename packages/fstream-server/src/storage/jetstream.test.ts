@@ -100,6 +100,44 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
     }
   })
 
+  it('an appender whose lease lapsed (TTL) while nobody took the resource takes it again and goes on', async (context) => {
+    if (missing) return context.skip(missing)
+    const { storage, peer, stream, cleanup } = await onStream(single, 1)
+    try {
+      const append = await storage.openAppend('lapsed', undefined)
+      if (!('write' in append)) throw append
+      await append.write([Buffer.from('one ')])
+      // What the bucket's TTL does to a lease whose renewals could not land: no entry at all.
+      const leases = await leasesOf(single as Nats, storage)
+      const key = Buffer.from('lapsed').toString('base64url')
+      const { connect } = await import('@nats-io/transport-node')
+      const { jetstreamManager } = await import('@nats-io/jetstream')
+      const connection = await connect({ servers: [...(single as Nats).urls] })
+      cleanUpAfterTest(() => connection.close())
+      await (await jetstreamManager(connection)).streams.purge(`KV_${stream}_LEASES`, {
+        filter: `$KV.${stream}_LEASES.${key}`,
+      })
+      expect(await leases.get(key)).toBeNull()
+      // The next renewal finds it gone, the resource's last message its own: it takes it again.
+      await expect
+        .poll(async () => (await leases.get(key))?.string(), { timeout: 10_000 })
+        .toBeDefined()
+      expect(append.lost.aborted).toBe(false)
+      await append.write([Buffer.from('two')])
+      await expect(peer.openAppend('lapsed', undefined)).resolves.toMatchObject({
+        code: 'FSTREAM_ERR_CONFLICT',
+      })
+      await append.close(true)
+      const followed = await peer.openFollow('lapsed', { offset: 0, wait: false })
+      if (!('bytes' in followed)) throw followed
+      const chunks: Buffer[] = []
+      for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
+      expect(Buffer.concat(chunks).toString()).toBe('one two')
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('bytes interleaved by two writers at once fail every reader loudly, never mixed', async (context) => {
     if (missing) return context.skip(missing)
     const { storage, cleanup, stream } = await onStream(single, 1)

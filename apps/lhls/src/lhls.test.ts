@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import { get } from 'node:http'
 import { chromiumPath, launchChromium, missingTool, paintedShare } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { originForEachTest } from '../test/origin.js'
 import { startFfmpeg } from './ffmpeg.js'
 import { runGenerator } from './generator.js'
 import { AudioTsMuxer, crc32Mpeg2, FRAME_TICKS, silentAacFrame } from './mpegts.js'
 import { publishPlayer } from './origin.js'
-import { originForEachTest } from './test-origin.js'
 
 const chromiumMissing = missingTool(chromiumPath)
 const ffmpegMissing = missingTool('ffmpeg', ['-version'])

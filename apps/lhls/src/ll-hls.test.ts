@@ -11,13 +11,13 @@ import {
   startVarnish,
 } from '@sluice/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { originForEachTest } from '../test/origin.js'
 import { type Feed, MODES, type Mode, startFeed } from './feeds.js'
 import { startFfmpegFmp4 } from './ffmpeg.js'
 import { fragmentInfo, trackDefaults } from './fmp4.js'
 import { runGenerator } from './generator.js'
 import { publishPlayer } from './origin.js'
 import { runLlHlsPackager } from './packager.js'
-import { originForEachTest } from './test-origin.js'
 
 const chromiumMissing = missingTool(chromiumPath)
 const ffmpegMissing = missingTool('ffmpeg', ['-version'])

@@ -1,6 +1,6 @@
 import { type ListeningServer, listen, tempDir } from '@sluice/test-utils'
 import { afterEach, beforeEach } from 'vitest'
-import { createOrigin } from './origin.js'
+import { createOrigin } from '../src/origin.js'
 
 /**
  * A fresh origin for each test of the file that calls this, over a temporary directory: both are

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { QUERY } from '@sluice/internal/fstream'
+import { CLOSE, QUERY } from '@sluice/internal/fstream'
 import WebSocket from 'ws'
 import { closeError, FstreamConnectionError, FstreamError } from './errors.js'
 import { readResource } from './read-resource.js'
@@ -39,7 +39,7 @@ const HIGH_WATER = 1024 * 1024
 /** Bytes sent but not acknowledged that a reconnecting appender keeps, at most. */
 const MAX_UNACKED = 16 * 1024 * 1024
 /** Close codes after which a session may be resumed: the server went away, or the link broke. */
-const RESUMABLE = new Set([1001, 1006])
+const RESUMABLE = new Set<number>([CLOSE.goingAway, CLOSE.abnormal])
 
 const conflict = (message: string) => new FstreamError(message, 'FSTREAM_ERR_CONFLICT')
 
@@ -326,7 +326,7 @@ class Appender {
     const last = this.#session as Session
     const closed = closeOf(last.ws)
     this.#closing = true
-    last.ws.close(1000)
+    last.ws.close(CLOSE.normal)
     await closed
   }
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { QUERY } from '@sluice/internal/fstream'
+import { CLOSE, QUERY } from '@sluice/internal/fstream'
 import type WebSocket from 'ws'
 import { closeError, FstreamConnectionError } from './errors.js'
 import { attemptsOf, retryDelay } from './reconnect.js'
@@ -69,7 +69,7 @@ export function follow(url: ResourceUrl, options: FollowOptions = {}): Readable 
           const broken =
             session.protocolError() ?? closeError(String(urls.current), code, reason.toString())
           if (broken) stream.destroy(broken)
-          else if (code === 1000) stream.push(null)
+          else if (code === CLOSE.normal) stream.push(null)
           else
             retry(
               new FstreamConnectionError(

@@ -21,7 +21,7 @@ export interface AppendOptions {
 const reason = (text: string) => text.slice(0, 120)
 
 /** Close codes after which an append may be resumed: the resource is left unfinished. */
-const RESUMABLE = new Set<number>([CLOSE.goingAway, 1006, CLOSE.internalError])
+const RESUMABLE = new Set<number>([CLOSE.goingAway, CLOSE.abnormal, CLOSE.internalError])
 
 /**
  * One APPEND session. Data frames are stored in order; durability runs beside the writes: each

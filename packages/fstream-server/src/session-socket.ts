@@ -1,3 +1,4 @@
+import { CLOSE } from '@sluice/internal/fstream'
 import { WebSocket } from 'ws'
 
 /** Decides the close frame that answers a peer's close, once the session's work is done. */
@@ -19,11 +20,11 @@ export class SessionSocket extends WebSocket {
    * ended without one (dropped, terminated): what the server told the peer, for its metrics.
    */
   get sentCloseCode(): number {
-    return this.#sentCode ?? 1006
+    return this.#sentCode ?? CLOSE.abnormal
   }
 
   #closeWith(code: number | undefined, reason: string | Buffer | undefined): void {
-    if (this.readyState === WebSocket.OPEN) this.#sentCode = code ?? 1005
+    if (this.readyState === WebSocket.OPEN) this.#sentCode = code ?? CLOSE.noStatus
     super.close(code, reason)
   }
 
@@ -47,7 +48,7 @@ export class SessionSocket extends WebSocket {
     this.#reply = undefined
     reply(code).then(
       ([answer, reason]) => this.#closeWith(answer, reason),
-      () => this.#closeWith(1011, 'internal error'),
+      () => this.#closeWith(CLOSE.internalError, 'internal error'),
     )
   }
 }

@@ -33,12 +33,12 @@ export interface SessionOptions {
   readonly observe: RequestObserver
 }
 
-/** One session request as it is answered: reports it once to the observers. */
-interface Exchange {
+/** An upgrade request (the 'upgrade' event's request, socket, head) and its one report. */
+interface UpgradeRequest {
   readonly req: IncomingMessage
   readonly socket: Duplex
   readonly head: Buffer
-  /** Reports the exchange as answered with `status` (101: the session ended); only the first call counts. */
+  /** Reports the request as answered with `status` (101: the session ended); only the first call counts. */
   readonly end: (status: number) => void
   /** Something was written to the socket (an upgrade or httpfstream's 200): no refusal can follow. */
   answered: boolean
@@ -54,15 +54,15 @@ class ClientLeftError extends Error {
  * Resolves with the content's length; a resource that cannot be read is refused instead.
  */
 async function sendContent(
-  exchange: Exchange,
+  request: UpgradeRequest,
   storage: ResourceStorage,
   relative: string,
 ): Promise<number | FstreamServerError> {
   const content = await storage.representation(relative)
   if ('status' in content) return content
   const { size } = content
-  const { socket } = exchange
-  exchange.answered = true
+  const { socket } = request
+  request.answered = true
   socket.write(
     `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n` +
       `Content-Length: ${size}\r\n\r\n`,
@@ -114,15 +114,15 @@ export class Sessions {
       ended = measure(status)
       observe.finished(ended)
     }
-    const exchange: Exchange = { req, socket, head, end, answered: false }
-    this.#session(exchange).catch((error: Error) => {
+    const request: UpgradeRequest = { req, socket, head, end, answered: false }
+    this.#session(request).catch((error: Error) => {
       if (error instanceof ClientLeftError) {
         socket.destroy()
         end(0)
         return
       }
       this.#options.log(`session failed: ${error.message}`)
-      if (exchange.answered || socket.destroyed) {
+      if (request.answered || socket.destroyed) {
         socket.destroy()
         end(0)
         return
@@ -146,19 +146,19 @@ export class Sessions {
     }
   }
 
-  async #session(exchange: Exchange): Promise<void> {
+  async #session(request: UpgradeRequest): Promise<void> {
     await this.#options.ready
-    const session = readSessionRequest(exchange.req, this.#options.tokens)
+    const session = readSessionRequest(request.req, this.#options.tokens)
     const refusal =
       'status' in session
         ? session
         : session.verb === 'APPEND'
-          ? await this.#append(session, exchange)
-          : await this.#follow(session, exchange)
+          ? await this.#append(session, request)
+          : await this.#follow(session, request)
     if (refusal) {
-      refuseUpgrade(exchange.socket, refusal)
-      this.#options.metrics.countRefusal(verbOf(exchange.req) ?? 'unknown', refusal.status)
-      exchange.end(refusal.status)
+      refuseUpgrade(request.socket, refusal)
+      this.#options.metrics.countRefusal(verbOf(request.req) ?? 'unknown', refusal.status)
+      request.end(refusal.status)
     }
   }
 
@@ -166,8 +166,8 @@ export class Sessions {
    * Completes the upgrade; the session's 'error' listener is attached at once, logging once, and
    * its end is counted with the close code the server sent.
    */
-  #upgrade(session: SessionRequest, exchange: Exchange): Promise<SessionSocket> {
-    const { req, socket, head } = exchange
+  #upgrade(session: SessionRequest, request: UpgradeRequest): Promise<SessionSocket> {
+    const { req, socket, head } = request
     const server = session.framing.binaryData ? this.#v1 : this.#legacy
     const label = `${session.verb} /${session.relative}`
     const { metrics, log } = this.#options
@@ -179,14 +179,14 @@ export class Sessions {
       socket.once('close', left)
       server.handleUpgrade(req, socket, head, (ws) => {
         socket.off('close', left)
-        exchange.answered = true
+        request.answered = true
         const sessionSocket = ws as SessionSocket
         ws.on('error', (error: Error) => log(`${label} closed: ${error.message}`))
         if (session.verb === 'FOLLOW') metrics.followers.inc()
         ws.once('close', () => {
           if (session.verb === 'FOLLOW') metrics.followers.dec()
           metrics.countSession(session.verb, sessionSocket.sentCloseCode)
-          exchange.end(101)
+          request.end(101)
         })
         resolve(sessionSocket)
       })
@@ -195,11 +195,11 @@ export class Sessions {
 
   async #append(
     session: SessionRequest,
-    exchange: Exchange,
+    request: UpgradeRequest,
   ): Promise<FstreamServerError | undefined> {
     const target = await this.#options.storage.openAppend(session.relative, session.offset)
     if ('status' in target) return target
-    const ws = await this.#upgrade(session, exchange).catch(async (error: unknown) => {
+    const ws = await this.#upgrade(session, request).catch(async (error: unknown) => {
       await target.close(false)
       throw error
     })
@@ -213,7 +213,7 @@ export class Sessions {
 
   async #follow(
     session: SessionRequest,
-    exchange: Exchange,
+    request: UpgradeRequest,
   ): Promise<FstreamServerError | undefined> {
     const { relative, framing } = session
     const { storage, log, metrics } = this.#options
@@ -224,13 +224,13 @@ export class Sessions {
     if ('status' in source) return source
     if (!framing.binaryData && !source.live) {
       await source.close()
-      const sent = await sendContent(exchange, storage, relative)
+      const sent = await sendContent(request, storage, relative)
       if (typeof sent !== 'number') return sent
       metrics.countFollowed(sent)
-      exchange.end(200)
+      request.end(200)
       return undefined
     }
-    const ws = await this.#upgrade(session, exchange).catch(async (error: unknown) => {
+    const ws = await this.#upgrade(session, request).catch(async (error: unknown) => {
       await source.close()
       throw error
     })

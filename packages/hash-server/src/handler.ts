@@ -5,34 +5,19 @@ import { supportedAlgorithms } from './algorithms.js'
 import { formatDigestField } from './digest-fields.js'
 import { ClientAbortedError, HashServerError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { createBodyHashing, hashBody } from './hash-body.js'
+import { type BodyHashingOptions, createBodyHashing, hashBody } from './hash-body.js'
 import { HashMetrics } from './metrics.js'
-import type { MultipartLimits } from './multipart.js'
 import { DiskStore } from './store/disk.js'
 import type { ObjectStore } from './store/index.js'
 
 /** Options of {@link createHashHandler} and {@link createHashServer}. */
-export interface HashHandlerOptions {
-  /**
-   * Algorithms used when a request has no `?algorithm=`: an array or a comma-separated list
-   * (default `md5`). The first one is the plain-text answer.
-   */
-  readonly algorithms?: string | readonly string[]
+export interface HashHandlerOptions extends BodyHashingOptions {
   /**
    * Where verified bodies (or each multipart part) are kept, as `<first algorithm>/<hex>`, and
    * served by `GET`: a directory (a {@link DiskStore}), or any {@link ObjectStore} such as an
    * {@link S3Store}. Each object is stored once complete and verified.
    */
   readonly store?: string | ObjectStore
-  /** Largest accepted body in bytes (default: no limit). Larger bodies get 413. */
-  readonly maxBodySize?: number
-  /** Multipart limits: `maxParts` (default 1000), `maxPartHeaderSize` (default 16384 bytes). */
-  readonly multipart?: Partial<MultipartLimits>
-  /**
-   * Threads that hash bodies of 1 MiB or more (or of unknown length), so that reading the socket
-   * and hashing use two cores (default: one per core; 0 hashes on the request's thread).
-   */
-  readonly hashThreads?: number
   /** Path of the health check, `200 ok` (default `/health`). */
   readonly healthPath?: string
   /** Path of the Prometheus metrics (default `/metrics`). */

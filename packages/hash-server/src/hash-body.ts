@@ -7,7 +7,6 @@ import { type DigestFields, verifyDigests } from './digest-fields.js'
 import { DigestMeter, DigestSink, hexDigests } from './digest-sink.js'
 import { BodyTooLargeError, InvalidHeaderError, UnsupportedTransferCodingError } from './errors.js'
 import type { Exchange } from './exchange.js'
-import type { HashHandlerOptions } from './handler.js'
 import { type DigestEngine, HashThreadPool, InlineEngine } from './hash-threads.js'
 import type { HashMetrics } from './metrics.js'
 import {
@@ -21,6 +20,24 @@ import type { BodyHint, ObjectStore, PendingObject } from './store/index.js'
 
 /** Bodies at least this large (or of unknown length) are hashed on a pool thread. */
 const THREAD_THRESHOLD = 1024 * 1024
+
+/** How bodies are hashed: the part of the handler's options that is about hashing. */
+export interface BodyHashingOptions {
+  /**
+   * Algorithms used when a request has no `?algorithm=`: an array or a comma-separated list
+   * (default `md5`). The first one is the plain-text answer.
+   */
+  readonly algorithms?: string | readonly string[]
+  /** Largest accepted body in bytes (default: no limit). Larger bodies get 413. */
+  readonly maxBodySize?: number
+  /** Multipart limits: `maxParts` (default 1000), `maxPartHeaderSize` (default 16384 bytes). */
+  readonly multipart?: Partial<MultipartLimits>
+  /**
+   * Threads that hash bodies of 1 MiB or more (or of unknown length), so that reading the socket
+   * and hashing use two cores (default: one per core; 0 hashes on the request's thread).
+   */
+  readonly hashThreads?: number
+}
 
 /** What body hashing needs from the handler: its settings, engines, store and counters. */
 export interface BodyHashing {
@@ -37,7 +54,7 @@ export interface BodyHashing {
 
 /** Body hashing as a handler's options set it up: defaults, limits, and a thread pool. */
 export function createBodyHashing(
-  options: HashHandlerOptions,
+  options: BodyHashingOptions,
   store: ObjectStore | undefined,
   storeReady: Promise<void>,
   metrics: HashMetrics,

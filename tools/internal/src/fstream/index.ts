@@ -34,6 +34,13 @@ export const CLOSE = {
   protocolError: 1002,
   /** Data of a kind the session cannot take (binary or non-UTF-8 data in legacy framing). */
   unsupportedData: 1003,
+  /**
+   * Never sent: what a side reports when the close frame it got or sent had no code
+   * (RFC 6455 §7.1.5).
+   */
+  noStatus: 1005,
+  /** Never sent: the connection ended without a close frame (dropped, terminated). */
+  abnormal: 1006,
   /** A text frame that is not UTF-8. */
   invalidPayload: 1007,
   /** A message larger than the server takes, or a resource past its size limit. */

@@ -23,6 +23,7 @@ export {
   observers,
   type RequestObserver,
 } from './observe.js'
+export { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 export { type ReportPaths, reportRoute } from './reports.js'
 export { bodyBytesReceived, requestBody } from './request-body.js'
 export {
@@ -38,8 +39,6 @@ export {
   createHttpServer,
   DEFAULT_HEADERS_TIMEOUT,
   hardenServer,
-  PARSE_ERROR,
-  parseErrorOf,
   type ServerTimeouts,
 } from './server.js'
 export { unsupportedTransferCoding } from './transfer-coding.js'

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { PARSE_ERROR, parseErrorOf } from './server.js'
+import { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 
 /** Body bytes read through {@link requestBody}, by request. */
 const received = new WeakMap<IncomingMessage, number>()

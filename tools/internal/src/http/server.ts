@@ -9,6 +9,7 @@ import {
 import type { Http2SecureServer } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { observeRequest, type RequestObserver } from './observe.js'
+import { reportParseError } from './parse-error.js'
 
 /** Timeouts every sluice HTTP server applies against slow or silent clients. */
 export interface ServerTimeouts {
@@ -48,14 +49,6 @@ function refusalOf(error: ParseError, headersTimeout: number): [number, string] 
 }
 
 type AnyServer = Server | Http2SecureServer
-
-/** Event emitted on a request in flight whose connection the parser refused (see requestBody). */
-export const PARSE_ERROR: unique symbol = Symbol('sluice.parseError')
-
-/** The parser's refusal of a request in flight, if any: its body will never complete. */
-export function parseErrorOf(req: IncomingMessage): Error | undefined {
-  return (req as IncomingMessage & { [PARSE_ERROR]?: Error })[PARSE_ERROR]
-}
 
 /**
  * Makes a node:http (or node:http2 with HTTP/1.1 fallback) server safe against the habits of real
@@ -102,10 +95,7 @@ export function hardenServer(
     // The request in flight learns first, so that what it holds (an upload, a key) is released
     // before the client can read the answer and come back.
     const req = current?.req
-    if (req !== undefined && !req.complete) {
-      Object.assign(req, { [PARSE_ERROR]: error })
-      req.emit(PARSE_ERROR, error)
-    }
+    if (req !== undefined && !req.complete) reportParseError(req, error)
     if (!socket.writable || error.code === 'ECONNRESET' || current?.headersSent) {
       socket.destroy()
       return

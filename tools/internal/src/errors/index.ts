@@ -1,0 +1,1 @@
+export { brandError, SluiceError } from './sluice-error.js'

@@ -4,16 +4,16 @@
 // 2. ingest -> reader latency of small chunks (p50/p99) at 500 chunks/s.
 // 3. static throughput of the finished object against nginx serving the same file, same run.
 // Loopback only; every load is bounded in count and time.
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
 import { ingest, measureLatency, readExact } from './live-http.js'
 import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
+import { startNginx } from './nginx.js'
 
 const { values } = parseArgs({
   args: benchArgs(),
@@ -82,43 +82,9 @@ async function download(url: string, count: number): Promise<number> {
   return mibPerSecond(size * count, seconds)
 }
 
-async function startNginx(root: string): Promise<{ url: string; stop(): Promise<void> } | string> {
-  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))
-  if (nginx === undefined) return 'nginx is not installed (apt-get install nginx)'
-  const prefix = join(WORK, 'nginx')
-  await mkdir(join(prefix, 'logs'), { recursive: true })
-  const port = 20000 + Math.floor(Math.random() * 20000)
-  await writeFile(
-    join(prefix, 'nginx.conf'),
-    `daemon off; master_process off; worker_processes 1; user root; error_log ${prefix}/logs/error.log; pid ${prefix}/nginx.pid;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  server { listen 127.0.0.1:${port}; root ${root}; } }\n`,
-  )
-  const child = spawn(nginx, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 50; i++) {
-    try {
-      await execFileAsync('curl', ['-sS', '-o', '/dev/null', url])
-      return {
-        url,
-        stop: async () => {
-          child.kill('SIGTERM')
-          await new Promise((resolve) => child.once('exit', resolve))
-        },
-      }
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-  child.kill('SIGKILL')
-  return 'nginx did not start'
-}
-
 async function staticThroughput(payload: Buffer) {
   const { server, root } = await startOrigin('static')
-  const nginx = await startNginx(root)
+  const nginx = await startNginx(WORK, root)
   const ours: number[] = []
   const theirs: number[] = []
   try {

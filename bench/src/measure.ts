@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 
 export { benchArgs } from '@sluice/test-utils'
@@ -15,13 +16,40 @@ export function median(values: readonly number[]): number {
 
 export const MiB = 1024 * 1024
 
+/** `/proc/PID/stat`'s fields after the command name (which may hold spaces), or undefined. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * CPU seconds (user + system, every thread) used so far by a process and its live child
+ * processes (`--workers`), from `/proc` (10 ms resolution).
+ */
+export function cpuSeconds(pid: number): number {
+  const own = String(pid)
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const fields = statFields(entry)
+    // The 2nd field is the parent's pid; utime and stime are the 12th and 13th.
+    if (fields === undefined || (entry !== own && fields[1] !== own)) continue
+    total += Number(fields[11]) + Number(fields[12])
+  }
+  return total / 100
+}
+
 export function mibPerSecond(bytes: number, seconds: number): number {
   return bytes / MiB / seconds
 }
 
 /** `openssl speed` throughput of one algorithm on one core, in bytes per second, for a block size. */
 export async function opensslSpeed(
-  algorithm: string,
+  algorithm: string | readonly string[],
   blockSize: number,
   seconds = 3,
 ): Promise<number> {
@@ -31,7 +59,7 @@ export async function opensslSpeed(
     String(seconds),
     '-bytes',
     String(blockSize),
-    algorithm,
+    ...(typeof algorithm === 'string' ? [algorithm] : algorithm),
   ])
   const line = stdout.trim().split('\n').at(-1) ?? ''
   const match = /([\d.]+)k\s*$/.exec(line)

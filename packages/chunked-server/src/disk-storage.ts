@@ -10,8 +10,9 @@ import {
   writeAll,
   writeFileAtomically,
 } from '@sluice/internal/fs'
-import { fileRepresentation } from '@sluice/internal/http'
+import { fileEtag, fileRepresentation } from '@sluice/internal/http'
 import { BlockCache } from './block-cache.js'
+import { contentTypeOf } from './content-type.js'
 import { RESERVED } from './object-key.js'
 import {
   answerOptions,
@@ -98,12 +99,28 @@ export class DiskStorage implements Storage {
         await file.close()
       }
     } catch {
-      return undefined
+      return this.#placedFile(key)
     }
     try {
       return JSON.parse(text) as ObjectMeta
     } catch {
       return undefined
+    }
+  }
+
+  /**
+   * A regular file put under the root by other means (copied in, left by an older version): no
+   * upload described it, so it is served as it is, its type from its extension, as any static
+   * origin would.
+   */
+  async #placedFile(key: string): Promise<ObjectMeta | undefined> {
+    const info = await lstatBeneath(this.root, key.slice(1)).catch(() => undefined)
+    if (!info?.isFile()) return undefined
+    const type = contentTypeOf(key)
+    return {
+      size: info.size,
+      etag: fileEtag(info.size, info.mtime),
+      headers: type === undefined ? {} : { 'content-type': type },
     }
   }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readdir, readlink } from 'node:fs/promises'
+import { mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises'
 import { type ClientRequest, request } from 'node:http'
 import { join } from 'node:path'
 import { listen, scrapeMetrics, tempDir } from '@sluice/test-utils'
@@ -174,6 +174,48 @@ describe('finished objects', () => {
     expect(await range.text()).toBe('EXT')
     const head = await fetch(`${url}/v/playlist.m3u8`, { method: 'HEAD' })
     expect(head.headers.get('content-length')).toBe('8')
+  })
+
+  it('serves files placed under the root by other means, typed by their extension', async () => {
+    const { url, root } = await start()
+    const segment = randomBytes(3 * 1024 * 1024 + 7)
+    await mkdir(join(root, 'vod', 'dir'), { recursive: true })
+    await writeFile(join(root, 'vod', 'seg1.m4s'), segment)
+    await writeFile(join(root, 'vod', 'index.m3u8'), '#EXTM3U\n')
+    await writeFile(join(root, 'vod', 'data'), 'no extension')
+    await symlink(join(root, 'vod', 'seg1.m4s'), join(root, 'vod', 'link.m4s'))
+    const whole = await readAll(`${url}/vod/seg1.m4s`)
+    expect([whole.status, whole.headers.get('content-type')]).toEqual([200, 'video/mp4'])
+    expect(sha256(whole.body)).toBe(sha256(segment))
+    const etag = whole.headers.get('etag') ?? ''
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/)
+    const range = await fetch(`${url}/vod/seg1.m4s`, {
+      headers: { range: 'bytes=1048570-1048579' },
+    })
+    expect(range.status).toBe(206)
+    expect(Buffer.from(await range.arrayBuffer())).toEqual(segment.subarray(1048570, 1048580))
+    expect(
+      (await fetch(`${url}/vod/seg1.m4s`, { headers: { 'if-none-match': etag } })).status,
+    ).toBe(304)
+    const playlist = await readAll(`${url}/vod/index.m3u8`)
+    expect([
+      playlist.status,
+      playlist.headers.get('content-type'),
+      playlist.body.toString(),
+    ]).toEqual([200, 'application/vnd.apple.mpegurl', '#EXTM3U\n'])
+    const untyped = await readAll(`${url}/vod/data`)
+    expect([untyped.status, untyped.headers.get('content-type')]).toEqual([
+      200,
+      'application/octet-stream',
+    ])
+    expect((await fetch(`${url}/vod/dir`, { headers: { expires: 'in=0' } })).status).toBe(404)
+    // A symbolic link placed there is not an object: never followed.
+    expect((await fetch(`${url}/vod/link.m4s`, { headers: { expires: 'in=0' } })).status).toBe(404)
+    // An upload replaces it like any object, and DELETE removes it.
+    expect((await fetch(`${url}/vod/data`, { method: 'PUT', body: 'uploaded' })).status).toBe(201)
+    expect((await readAll(`${url}/vod/data`)).body.toString()).toBe('uploaded')
+    expect((await fetch(`${url}/vod/seg1.m4s`, { method: 'DELETE' })).status).toBe(204)
+    expect((await fetch(`${url}/vod/seg1.m4s`, { headers: { expires: 'in=0' } })).status).toBe(404)
   })
 
   it('survives a restart; an upload cut by the restart is not served', async () => {

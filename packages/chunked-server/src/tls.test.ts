@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { type ClientHttp2Session, connect } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
-import { listen, tempDir } from '@sluice/test-utils'
+import { listen, selfSignedCertificate, tempDir } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChunkedServer } from './index.js'
 
@@ -13,29 +11,7 @@ let tls: { cert: Buffer; key: Buffer }
 
 beforeAll(async () => {
   dir = await tempDir('chunked-tls-')
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(dir.path, 'key.pem'),
-      '-out',
-      join(dir.path, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  )
-  tls = {
-    cert: await readFile(join(dir.path, 'cert.pem')),
-    key: await readFile(join(dir.path, 'key.pem')),
-  }
+  tls = await selfSignedCertificate(dir.path)
 })
 afterAll(() => dir.remove())
 

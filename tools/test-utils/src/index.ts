@@ -5,6 +5,7 @@ export {
   firstBytes,
 } from './aborted-requests.js'
 export { chromiumPath, launchChromium, paintedShare } from './browser.js'
+export { type SelfSignedCertificate, selfSignedCertificate } from './certificate.js'
 export { cleanUpAfterTest } from './cleanup.js'
 export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'
 export { type ListeningServer, listen } from './listen.js'

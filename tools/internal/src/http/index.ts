@@ -27,6 +27,7 @@ export { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 export { type ReportPaths, reportRoute } from './reports.js'
 export { bodyBytesReceived, requestBody } from './request-body.js'
 export {
+  fileEtag,
   fileRepresentation,
   type Representation,
   type ServeFileOptions,

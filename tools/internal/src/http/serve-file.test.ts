@@ -1,9 +1,61 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readlinkSync } from 'node:fs'
+import { mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises'
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http'
+import { connect, createSecureServer, constants as http2 } from 'node:http2'
 import { join } from 'node:path'
-import { listen, tempDir } from '@sluice/test-utils'
+import { promisify } from 'node:util'
+import { listen, selfSignedCertificate, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
-import { serveFile } from './index.js'
+import { fileRepresentation, serveFile, serveRepresentation } from './index.js'
+
+const execFileAsync = promisify(execFile)
+const MiB = 1024 * 1024
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
+
+/** How many descriptors this process holds open on `path`. */
+function openDescriptors(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path
+    } catch {
+      return false
+    }
+  }).length
+}
+
+/** curl (an independent client) downloading `url` to a file: its status, HTTP version and exit. */
+async function curlGet(url: string, out: string, args: readonly string[] = []) {
+  const result = await execFileAsync('curl', [
+    ...['-sS', '-k', '--max-time', '60', '-o', out, '-w', '%{http_code} %{http_version}'],
+    ...args,
+    url,
+  ]).then(
+    ({ stdout }) => ({ exit: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ exit: error.code, stdout: error.stdout }),
+  )
+  const [status, version] = result.stdout.split(' ')
+  return { exit: result.exit, status: Number(status), version }
+}
+
+/** A server of `root` over HTTP/1.1, and one over HTTPS with HTTP/2 (HTTP/1.1 fallback). */
+async function fileServers(root: string, certDir: string) {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    void serveFile(req, res, root, (req.url ?? '/').slice(1)).then((unservable) => {
+      if (unservable) res.writeHead(404).end(unservable)
+    })
+  }
+  const plain = await listen(createServer(handler))
+  const tls = await selfSignedCertificate(certDir)
+  const secure = await listen(
+    createSecureServer(
+      { cert: tls.cert, key: tls.key, allowHTTP1: true },
+      handler as never,
+    ) as never,
+  )
+  return { plain: plain.url, secure: secure.url.replace('http:', 'https:') }
+}
 
 describe('serveFile', () => {
   it('serves a file with length, ETag, one range, HEAD and 304, and reports a missing file', async () => {
@@ -96,5 +148,122 @@ describe('serveFile', () => {
       const res = await fetch(`${url}${path}`)
       expect([res.status, await res.text()], path).toEqual([403, 'symlink'])
     }
+  })
+
+  it('sends files of many MiB and ranges across read boundaries byte-exact, over HTTP/1.1 and HTTP/2 (curl)', async () => {
+    const dir = await tempDir()
+    const data = randomBytes(3 * MiB + 12_345)
+    await writeFile(join(dir.path, 'big.bin'), data)
+    const { plain, secure } = await fileServers(dir.path, dir.path)
+    const out = join(dir.path, 'out')
+    const cases: Array<[string, readonly string[], string, number, Buffer]> = [
+      [plain, ['--http1.1'], '1.1', 200, data],
+      [
+        plain,
+        ['--http1.1', '-r', `${MiB - 10}-${2 * MiB + 9}`],
+        '1.1',
+        206,
+        data.subarray(MiB - 10, 2 * MiB + 10),
+      ],
+      [secure, ['--http2'], '2', 200, data],
+      [
+        secure,
+        ['--http2', '-r', `${MiB - 10}-${2 * MiB + 9}`],
+        '2',
+        206,
+        data.subarray(MiB - 10, 2 * MiB + 10),
+      ],
+      [secure, ['--http2', '-r', '-1000'], '2', 206, data.subarray(data.length - 1000)],
+      [secure, ['--http1.1'], '1.1', 200, data],
+    ]
+    for (const [base, args, version, status, expected] of cases) {
+      const got = await curlGet(`${base}/big.bin`, out, args)
+      expect(got, args.join(' ')).toEqual({ exit: 0, status, version })
+      expect(sha256(await readFile(out)), args.join(' ')).toBe(sha256(expected))
+    }
+    expect(openDescriptors(join(dir.path, 'big.bin'))).toBe(0)
+  })
+
+  it('serves many concurrent readers byte-exact, also past the large read buffers', async () => {
+    const dir = await tempDir()
+    const data = randomBytes(3 * MiB + 1)
+    await writeFile(join(dir.path, 'big.bin'), data)
+    const { plain } = await fileServers(dir.path, dir.path)
+    const bodies = await Promise.all(
+      Array.from({ length: 48 }, async () =>
+        Buffer.from(await (await fetch(`${plain}/big.bin`)).arrayBuffer()),
+      ),
+    )
+    for (const body of bodies) expect(sha256(body)).toBe(sha256(data))
+    expect(openDescriptors(join(dir.path, 'big.bin'))).toBe(0)
+  })
+
+  it('closes the file when a client leaves mid-body, over HTTP/1.1 and HTTP/2, and serves the next one', async () => {
+    const dir = await tempDir()
+    const path = join(dir.path, 'big.bin')
+    const data = randomBytes(16 * MiB)
+    await writeFile(path, data)
+    const { plain, secure } = await fileServers(dir.path, dir.path)
+    await new Promise<void>((resolve, reject) => {
+      const req = get(`${plain}/big.bin`, (res) => {
+        res.once('data', () => {
+          req.destroy()
+          resolve()
+        })
+      })
+      req.on('error', () => {})
+      req.once('response', (res) => res.once('error', reject))
+    })
+    await expect.poll(() => openDescriptors(path)).toBe(0)
+    const session = connect(secure, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    await new Promise<void>((resolve) => {
+      const stream = session.request({ ':path': '/big.bin' })
+      stream.on('error', () => {})
+      stream.once('data', () => {
+        stream.close(http2.NGHTTP2_CANCEL)
+        resolve()
+      })
+    })
+    session.close()
+    await expect.poll(() => openDescriptors(path)).toBe(0)
+    const out = join(dir.path, 'out')
+    expect(await curlGet(`${secure}/big.bin`, out, ['--http2'])).toEqual({
+      exit: 0,
+      status: 200,
+      version: '2',
+    })
+    expect(sha256(await readFile(out))).toBe(sha256(data))
+  })
+
+  it('ends the body abnormally when the file shrinks after its length was sent (HTTP/1.1 and HTTP/2)', async () => {
+    const dir = await tempDir()
+    const path = join(dir.path, 'shrinking.bin')
+    const handler = async (req: IncomingMessage, res: ServerResponse) => {
+      await writeFile(path, randomBytes(3 * MiB))
+      const representation = await fileRepresentation(dir.path, 'shrinking.bin')
+      if (typeof representation === 'string') throw new Error(representation)
+      await truncate(path, MiB + 100)
+      await serveRepresentation(req, res, representation)
+    }
+    const plain = await listen(createServer((req, res) => void handler(req, res)))
+    const tls = await selfSignedCertificate(dir.path)
+    const secure = await listen(
+      createSecureServer(
+        { cert: tls.cert, key: tls.key },
+        ((req: IncomingMessage, res: ServerResponse) => void handler(req, res)) as never,
+      ) as never,
+    )
+    const out = join(dir.path, 'out')
+    for (const [url, args] of [
+      [plain.url, ['--http1.1']],
+      [secure.url.replace('http:', 'https:'), ['--http2']],
+    ] as const) {
+      const got = await curlGet(`${url}/`, out, args)
+      expect(got.status, args[0]).toBe(200)
+      // 18: transferred a partial file; 92: HTTP/2 stream not closed cleanly.
+      expect([18, 92], `${args[0]} curl exit ${got.exit}`).toContain(got.exit)
+    }
+    await expect.poll(() => openDescriptors(path)).toBe(0)
   })
 })

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import fresh from 'fresh'
 import { openBeneath } from '../fs/beneath.js'
 import { type ByteRange, parseByteRange } from './byte-range.js'
+import { sendFile } from './send-file.js'
 
 export interface ServeFileOptions {
   /** Strong validator; default: derived from size and modification time. */
@@ -22,8 +23,16 @@ export interface Representation extends ServeFileOptions {
   readonly lastModified?: Date
   /** The bytes from `start` to `end` inclusive. */
   open(start: number, end: number): Readable
-  /** Called once when the representation is not read (HEAD, 304, 412, 416, client gone). */
+  /**
+   * Called once when the representation is not read through `open` (HEAD, 304, 412, 416, client
+   * gone, or sent from `file`).
+   */
   release?(): void
+  /**
+   * The open file that holds exactly these bytes, when it is one: sent with one reused buffer
+   * instead of through `open` (see `sendFile`); `release` closes it.
+   */
+  readonly file?: FileHandle
 }
 
 function httpDate(text: string | undefined): number | undefined {
@@ -73,8 +82,9 @@ function rangeApplies(req: IncomingMessage, etag: string, modified?: number): bo
  * Answers a GET or HEAD with a complete representation: Content-Length, ETag, Last-Modified,
  * Accept-Ranges; conditional requests in RFC 9110's order — If-Match / If-Unmodified-Since
  * (`412`), If-None-Match / If-Modified-Since (`304`, by `fresh`), one byte range (`206`, `416`
- * when unsatisfiable, by `range-parser`) guarded by If-Range. The body is streamed with
- * pipeline(), so a client that goes away closes the source.
+ * when unsatisfiable, by `range-parser`) guarded by If-Range. The body is sent from the
+ * representation's open `file` when it has one (see `sendFile`), else streamed from `open` with
+ * pipeline(); a client that goes away closes the source.
  */
 export async function serveRepresentation(
   req: IncomingMessage,
@@ -140,6 +150,10 @@ export async function serveRepresentation(
       res.end()
       return
     }
+    if (representation.file !== undefined) {
+      await sendFile(res, representation.file, start, end)
+      return
+    }
     released = true
     try {
       await pipeline(representation.open(start, end), res)
@@ -152,6 +166,11 @@ export async function serveRepresentation(
   } finally {
     release()
   }
+}
+
+/** The strong validator of a file known only by its size and modification time. */
+export function fileEtag(size: number, mtime: Date): string {
+  return `"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`
 }
 
 /** Why a stored file cannot be served. */
@@ -186,8 +205,9 @@ export async function fileRepresentation(
     return {
       ...options,
       size,
-      etag: options.etag ?? `"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`,
+      etag: options.etag ?? fileEtag(size, mtime),
       lastModified: mtime,
+      file,
       // 256 KiB reads: a quarter of the syscalls and writes of the 64 KiB default.
       open: (start, end) =>
         file.createReadStream({ start, end, highWaterMark: 256 * 1024, autoClose: true }),

@@ -1,0 +1,85 @@
+// CPU per GiB of @sluice/hash-server against the least it can cost (issue 22): for each
+// algorithm, the server's CPU seconds (every thread, and its workers with --workers) for one
+// `curl -T` upload of a 1 GiB file, against the CPU of a Node server that only drains the body
+// plus `openssl speed -evp ALG` single-core time for the same bytes, in interleaved rounds.
+//   pnpm --filter @sluice/bench bench:hash-cpu [-- --runs 5 --size-mib 1024 --algorithms md5,sha256]
+// ratio = (drain CPU + openssl time) / hash-server CPU: 1.00 would cost nothing beyond the two.
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, statSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { payloadFile, type ServerProcess, startServerProcess } from '@sluice/test-utils'
+import { benchArgs, cpuSeconds, curl, MiB, median, opensslSpeed, table } from './measure.js'
+
+const { values } = parseArgs({
+  args: benchArgs(),
+  options: {
+    runs: { type: 'string', default: '5' },
+    'size-mib': { type: 'string', default: '1024' },
+    algorithms: { type: 'string', default: 'md5,sha256' },
+    workers: { type: 'string', default: '1' },
+  },
+})
+const runs = Number(values.runs)
+const size = Number(values['size-mib']) * MiB
+const algorithms = values.algorithms.split(',')
+const BIN = fileURLToPath(new URL('../../packages/hash-server/bin.js', import.meta.url))
+const DRAIN = fileURLToPath(new URL('./drain-server.mjs', import.meta.url))
+const WORK = fileURLToPath(new URL('../../.bench/hash-server', import.meta.url))
+
+/** The server's CPU seconds for one upload of `path`, checking what it answered. */
+async function uploadCpu(server: ServerProcess, path: string, expected: string): Promise<number> {
+  const pid = server.child.pid ?? 0
+  const before = cpuSeconds(pid)
+  const [out] = await curl(['-X', 'POST', '-H', 'Expect:', '-T', path, `${server.url}/`])
+  // The drain server answers the byte count; hash-server the digest.
+  if (out.trim() !== expected) throw new Error(`answered ${out.trim()}, expected ${expected}`)
+  return cpuSeconds(pid) - before
+}
+
+async function digestOf(path: string, algorithm: string): Promise<string> {
+  const hash = createHash(algorithm)
+  await pipeline(createReadStream(path), hash)
+  return hash.digest('hex')
+}
+
+await mkdir(WORK, { recursive: true })
+const path = join(WORK, 'big.bin')
+if (existsSync(path) && statSync(path).size !== size) await rm(path)
+if (!existsSync(path)) await payloadFile(path, size)
+console.log(
+  `hash-server CPU per GiB: ${size / MiB} MiB via curl -T, ${runs} interleaved rounds, --workers ${values.workers}, node ${process.version}`,
+)
+const rows = []
+for (const algorithm of algorithms) {
+  const expected = await digestOf(path, algorithm)
+  const opensslSeconds = size / (await opensslSpeed(['-evp', algorithm], MiB))
+  const server = await startServerProcess(process.execPath, [
+    ...[BIN, '--port', '0', '--algorithm', algorithm, '--workers', values.workers],
+  ])
+  const drain = await startServerProcess(process.execPath, [DRAIN])
+  const ours: number[] = []
+  const drained: number[] = []
+  try {
+    for (let run = 0; run < runs; run++) {
+      ours.push(await uploadCpu(server, path, expected))
+      drained.push(await uploadCpu(drain, path, String(size)))
+    }
+  } finally {
+    await server.stop()
+    await drain.stop()
+  }
+  const least = median(drained) + opensslSeconds
+  const sorted = [...ours].sort((a, b) => a - b)
+  rows.push({
+    algorithm,
+    'hash-server CPU s (min-max)': `${median(ours).toFixed(2)} (${sorted[0]?.toFixed(2)}-${sorted.at(-1)?.toFixed(2)})`,
+    'drain CPU s': median(drained).toFixed(2),
+    'openssl s': opensslSeconds.toFixed(2),
+    ratio: (least / median(ours)).toFixed(2),
+  })
+}
+console.log(`\n${table(rows)}`)

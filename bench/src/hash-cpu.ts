@@ -30,14 +30,23 @@ const BIN = fileURLToPath(new URL('../../packages/hash-server/bin.js', import.me
 const DRAIN = fileURLToPath(new URL('./drain-server.mjs', import.meta.url))
 const WORK = fileURLToPath(new URL('../../.bench/hash-server', import.meta.url))
 
-/** The server's CPU seconds for one upload of `path`, checking what it answered. */
-async function uploadCpu(server: ServerProcess, path: string, expected: string): Promise<number> {
+/** The server's CPU seconds for one upload of `path` and its MiB/s, checking what it answered. */
+async function uploadCpu(
+  server: ServerProcess,
+  path: string,
+  expected: string,
+): Promise<{ cpu: number; rate: number }> {
   const pid = server.child.pid ?? 0
   const before = cpuSeconds(pid)
-  const [out] = await curl(['-X', 'POST', '-H', 'Expect:', '-T', path, `${server.url}/`])
+  const [out, seconds] = await curl(['-X', 'POST', '-H', 'Expect:', '-T', path, `${server.url}/`])
   // The drain server answers the byte count; hash-server the digest.
   if (out.trim() !== expected) throw new Error(`answered ${out.trim()}, expected ${expected}`)
-  return cpuSeconds(pid) - before
+  return { cpu: cpuSeconds(pid) - before, rate: size / MiB / seconds }
+}
+
+const range = (values: readonly number[], digits: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return `${median(values).toFixed(digits)} (${sorted[0]?.toFixed(digits)}-${sorted.at(-1)?.toFixed(digits)})`
 }
 
 async function digestOf(path: string, algorithm: string): Promise<string> {
@@ -57,29 +66,44 @@ const rows = []
 for (const algorithm of algorithms) {
   const expected = await digestOf(path, algorithm)
   const opensslSeconds = size / (await opensslSpeed(['-evp', algorithm], MiB))
-  const server = await startServerProcess(process.execPath, [
-    ...[BIN, '--port', '0', '--algorithm', algorithm, '--workers', values.workers],
-  ])
+  const start = (threads: readonly string[]) =>
+    startServerProcess(process.execPath, [
+      ...[BIN, '--port', '0', '--algorithm', algorithm, '--workers', values.workers],
+      ...threads,
+    ])
+  const servers = {
+    'hash threads (default)': await start([]),
+    '--hash-threads 0': await start(['--hash-threads', '0']),
+  }
   const drain = await startServerProcess(process.execPath, [DRAIN])
-  const ours: number[] = []
+  const results = new Map<string, { cpu: number[]; rate: number[] }>()
   const drained: number[] = []
   try {
     for (let run = 0; run < runs; run++) {
-      ours.push(await uploadCpu(server, path, expected))
-      drained.push(await uploadCpu(drain, path, String(size)))
+      for (const [name, server] of Object.entries(servers)) {
+        const { cpu, rate } = await uploadCpu(server, path, expected)
+        const result = results.get(name) ?? { cpu: [], rate: [] }
+        result.cpu.push(cpu)
+        result.rate.push(rate)
+        results.set(name, result)
+      }
+      drained.push((await uploadCpu(drain, path, String(size))).cpu)
     }
   } finally {
-    await server.stop()
+    for (const server of Object.values(servers)) await server.stop()
     await drain.stop()
   }
   const least = median(drained) + opensslSeconds
-  const sorted = [...ours].sort((a, b) => a - b)
-  rows.push({
-    algorithm,
-    'hash-server CPU s (min-max)': `${median(ours).toFixed(2)} (${sorted[0]?.toFixed(2)}-${sorted.at(-1)?.toFixed(2)})`,
-    'drain CPU s': median(drained).toFixed(2),
-    'openssl s': opensslSeconds.toFixed(2),
-    ratio: (least / median(ours)).toFixed(2),
-  })
+  for (const [name, result] of results) {
+    rows.push({
+      algorithm,
+      server: name,
+      'CPU s (min-max)': range(result.cpu, 2),
+      'MiB/s (min-max)': range(result.rate, 0),
+      'drain CPU s': median(drained).toFixed(2),
+      'openssl s': opensslSeconds.toFixed(2),
+      ratio: (least / median(result.cpu)).toFixed(2),
+    })
+  }
 }
 console.log(`\n${table(rows)}`)

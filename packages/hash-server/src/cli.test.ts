@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
@@ -41,6 +42,7 @@ describe('hash-server CLI', () => {
       [['--algorithm', 'md5,nope'], '--algorithm: unsupported "nope"'],
       [['--max-body-size', '12 parsecs'], '--max-body-size: "12 parsecs" is not a byte size'],
       [['--bogus'], 'unknown option --bogus'],
+      [['--hash-threads', 'many'], '--hash-threads'],
     ] as const) {
       const result = await runCli(process.execPath, [BIN, ...args])
       expect(result.code).toBe(2)
@@ -78,6 +80,24 @@ describe('hash-server CLI', () => {
     const big = await fetch(url, { method: 'POST', body: 'x'.repeat(1025) })
     expect(big.status).toBe(413)
     expect(await cli.stop()).toBe(0)
+  })
+
+  it('hashes on the request thread with --hash-threads 0, and on one thread with 1', async () => {
+    const body = randomBytes(3 * 1024 * 1024 + 5)
+    const expected = `${createHash('sha256').update(body).digest('hex')}\n`
+    for (const threads of ['0', '1']) {
+      const cli = await startCli([
+        '--port',
+        '0',
+        '--algorithm',
+        'sha256',
+        '--hash-threads',
+        threads,
+      ])
+      const res = await fetch(cli.url, { method: 'POST', body })
+      expect([res.status, await res.text()], threads).toEqual([200, expected])
+      expect(await cli.stop()).toBe(0)
+    }
   })
 
   it('runs several workers on one port', async () => {

@@ -49,6 +49,9 @@ Options:
                           length is known (default: such bodies are streamed, each part
                           checked against S3's ETag; needed where ETags are not MD5s: KMS)
   --workers N             processes sharing the port (default 1; 0 = one per core)
+  --hash-threads N        threads of each process that hash bodies of 1 MiB or more, so
+                          that reading and hashing use two cores (default: one per core;
+                          0 hashes on the request's thread: the least CPU per byte)
   --max-body-size BYTES   larger bodies get 413 (512k, 1G, 1TiB…: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
   --headers-timeout MS    time allowed to send request headers (default 30000; then 408)
@@ -152,6 +155,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         algorithm: { type: 'string', default: 'md5' },
         store: { type: 'string' },
         workers: { type: 'string', default: '1' },
+        'hash-threads': { type: 'string' },
         'max-body-size': { type: 'string' },
         'max-parts': { type: 'string', default: '1000' },
         'headers-timeout': { type: 'string' },
@@ -193,6 +197,9 @@ export async function main(argv: readonly string[]): Promise<void> {
               ? {}
               : { maxBodySize: byteSizeOption('--max-body-size', maxBodySize) }),
             multipart: { maxParts: countOption('--max-parts', values['max-parts'], 1) },
+            ...(values['hash-threads'] === undefined
+              ? {}
+              : { hashThreads: countOption('--hash-threads', values['hash-threads']) }),
             headersTimeout: millisecondsOption('--headers-timeout', headersTimeout),
             idleTimeout: millisecondsOption('--idle-timeout', values['idle-timeout']),
             healthPath: pathOption('--health-path', values['health-path']),

@@ -27,7 +27,8 @@ async function start(server: Server): Promise<ListeningServer> {
 }
 
 async function startGateway(options: GatewayOptions) {
-  const { server, pool } = createGateway({ intervalMs: 100, timeoutMs: 500, ...options })
+  // Probes of live backends may be slow on a loaded machine; dead ones refuse at once.
+  const { server, pool } = createGateway({ intervalMs: 100, timeoutMs: 5_000, ...options })
   await pool.refresh()
   return { ...(await start(server)), pool }
 }

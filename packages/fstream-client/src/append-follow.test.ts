@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { getEventListeners } from 'node:events'
-import { writeFile } from 'node:fs/promises'
+import { getEventListeners, once } from 'node:events'
+import { open, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -156,6 +157,27 @@ describe('follow with reconnect', () => {
 })
 
 describe('fstream-append and fstream-follow CLIs', () => {
+  it('appends a file given as stdin (read 256 KiB at a time) byte-exact', async () => {
+    const { url } = await start()
+    const data = randomBytes(3 * 1024 * 1024 + 7)
+    const input = join((await tempDir('fstream-input-')).path, 'input.bin')
+    await writeFile(input, data)
+    const file = await open(input)
+    const child = spawn(process.execPath, [APPEND_BIN, '-v', `${url}/cli/from-file`], {
+      stdio: [file.fd, 'ignore', 'pipe'],
+    })
+    await file.close()
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const [code] = (await once(child, 'exit')) as [number | null]
+    expect(code, stderr).toBe(0)
+    expect(stderr).toBe(`fstream-append: the resource is ${data.length} bytes, all acknowledged\n`)
+    const followed = await runCli(process.execPath, [FOLLOW_BIN, `${url}/cli/from-file`])
+    expect(sha256(followed.stdout)).toBe(sha256(data))
+  })
+
   it('appends stdin and follows it to stdout', async () => {
     const { url } = await start()
     const data = randomBytes(200_000)

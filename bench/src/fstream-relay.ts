@@ -45,7 +45,8 @@ async function run(command: readonly string[], input?: string): Promise<number> 
   child.stdout?.on('data', (chunk: Buffer) => {
     bytes += chunk.length
   })
-  const [code] = (await once(child, 'exit')) as [number | null]
+  // 'close': the exit code, and stdout read to its end.
+  const [code] = (await once(child, 'close')) as [number | null]
   if (code !== 0) throw new Error(`${command.join(' ')} exited with ${code}`)
   return bytes
 }

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listen, missingTool, tempDir } from '@sluice/test-utils'
+import { freePort, listen, missingTool, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { backendAt } from './backends.js'
 import { createGateway } from './gateway.js'
@@ -12,12 +11,6 @@ import { createStreamService } from './service.js'
 const nginxMissing = missingTool('nginx', ['-v'])
 
 const configFile = fileURLToPath(new URL('../nginx/tcp-stream.conf', import.meta.url))
-
-async function freePort(): Promise<number> {
-  const server = await listen(createServer())
-  await server.close()
-  return server.port
-}
 
 describe.skipIf(nginxMissing !== undefined)(
   'nginx in front of the gateway (nginx/tcp-stream.conf)',

@@ -27,7 +27,9 @@ const [PARTIAL, META] = RESERVED
 /**
  * Objects on disk: `<root>/<key>` holds the data of a finished object and
  * `<root>/.meta/<key>.json` its metadata, written last: an object is complete only when both
- * exist, so a crash at any point leaves nothing that looks complete. Uploads in progress live in
+ * exist. A crash at any point leaves no partial data in place: the data is renamed there only
+ * once the whole upload is written; a crash between that rename and the metadata leaves it served
+ * like a file placed there by other means (its bytes whole, its headers from its extension). Uploads in progress live in
  * `<root>/.partial` (the file every live reader reads from) and are cleared at start. Symbolic
  * links below the root are never followed: not to store, not to serve, not to delete.
  */
@@ -98,8 +100,12 @@ export class DiskStorage implements Storage {
       } finally {
         await file.close()
       }
-    } catch {
-      return this.#placedFile(key)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // No metadata at all: a file placed there by other means, if any. Any other failure to
+      // read it is not taken for that (an object served without its headers and expiry).
+      if (code === 'ENOENT' || code === 'ENOTDIR') return this.#placedFile(key)
+      return undefined
     }
     try {
       return JSON.parse(text) as ObjectMeta

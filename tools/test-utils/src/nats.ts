@@ -72,13 +72,7 @@ async function healthy(monitor: number, child: ChildProcess, log: () => string):
   )
 }
 
-/**
- * Starts `size` real `nats-server` processes with JetStream on free loopback ports, each with its
- * own store directory, routed to each other as one cluster when `size` > 1 (a JetStream cluster
- * needs three nodes for R3); resolves once every node is healthy. Inside a test, everything is
- * stopped and removed when the test finishes.
- */
-export async function startNats(size = 1): Promise<Nats> {
+async function launch(size: number): Promise<{ dir: string; nodes: NatsNode[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-nats-'))
   const ports: NodePorts[] = []
   for (let i = 0; i < size; i++) {
@@ -111,7 +105,34 @@ export async function startNats(size = 1): Promise<Nats> {
       return natsNode(name, configPath, own)
     }),
   )
-  await Promise.all(nodes.map((node) => node.restart()))
+  const started = await Promise.allSettled(nodes.map((node) => node.restart()))
+  const failed = started.find((result) => result.status === 'rejected')
+  if (failed !== undefined) {
+    await Promise.all(nodes.map((node) => node.stop()))
+    await rm(dir, { recursive: true, force: true })
+    throw failed.reason
+  }
+  return { dir, nodes }
+}
+
+/**
+ * Starts `size` real `nats-server` processes with JetStream on free loopback ports, each with its
+ * own store directory, routed to each other as one cluster when `size` > 1 (a JetStream cluster
+ * needs three nodes for R3); resolves once every node is healthy. Inside a test, everything is
+ * stopped and removed when the test finishes.
+ */
+export async function startNats(size = 1): Promise<Nats> {
+  // A port found free can be taken by another process before nats-server binds it: then the
+  // whole cluster starts again on fresh ports, a few times.
+  let launched: { dir: string; nodes: NatsNode[] } | undefined
+  for (let attempt = 1; launched === undefined; attempt++) {
+    try {
+      launched = await launch(size)
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error
+    }
+  }
+  const { dir, nodes } = launched
   const nats: Nats = {
     nodes,
     urls: nodes.map((node) => node.url),

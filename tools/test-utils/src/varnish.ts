@@ -14,17 +14,30 @@ export function missingVarnish(): string | undefined {
   return missingTool('varnishd', ['-V'])
 }
 
-/** A free TCP port on 127.0.0.1 (free a moment ago: the caller binds it at once). */
-export async function freePort(): Promise<number> {
+/** Ports below Linux's ephemeral range (32768–60999): never handed to port-0 listeners. */
+const FIRST_PORT = 20_000
+const LAST_PORT = 32_767
+
+function bindable(port: number): Promise<boolean> {
   const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (typeof address !== 'object' || address === null) throw new Error('no port')
-  return address.port
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a process that binds it itself (nats-server, varnishd,
+ * Swift), free a moment ago. Taken at random below the ephemeral range, where the port-0
+ * listeners and outgoing connections of other tests never land, so that one of them cannot take
+ * it before the caller binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * (LAST_PORT - FIRST_PORT + 1))
+    if (await bindable(port)) return port
+  }
+  throw new Error(`no free port between ${FIRST_PORT} and ${LAST_PORT}`)
 }
 
 /** A running `varnishd`. */

@@ -260,6 +260,7 @@ export class JetStreamAppend implements AppendTarget {
     const msgID = `${writer}:${kind ?? 'data'}:${offset}`
     const deadline = Date.now() + PUBLISH_DEADLINE_MS
     for (let attempt = 0; ; attempt++) {
+      if (this.#lost.signal.aborted) throw this.#lost.signal.reason
       // A new headers object each time: publish adds its own headers to the one it is given.
       const headers = this.#context.headers()
       headers.set(HEADER.offset, String(offset))
@@ -277,7 +278,12 @@ export class JetStreamAppend implements AppendTarget {
         if (apiCode(error) === WRONG_LAST_SEQUENCE) {
           // Which message is last decides; not knowing it yet (a failover) is tried again.
           const last = await this.#context.last().catch((readError: unknown) => {
-            if (Date.now() > deadline) throw readError
+            if (Date.now() > deadline) {
+              throw new StorageError(
+                `JetStream did not say which message is last: ${(readError as Error).message}`,
+                { cause: readError },
+              )
+            }
             return 'unknown' as const
           })
           if (last === 'unknown') {

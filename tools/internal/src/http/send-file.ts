@@ -12,7 +12,9 @@ const IDLE_BUFFERS = 8
 const idle: Buffer[] = []
 let largeInUse = 0
 
-function takeBuffer(): Buffer {
+/** A read buffer for a body of `length` bytes: one of 64 KiB or less gets its own size. */
+function takeBuffer(length: number): Buffer {
+  if (length <= SMALL) return Buffer.allocUnsafeSlow(Math.max(1, length))
   if (largeInUse >= LARGE_BUFFERS) return Buffer.allocUnsafeSlow(SMALL)
   largeInUse++
   return idle.pop() ?? Buffer.allocUnsafeSlow(LARGE)
@@ -25,13 +27,25 @@ function giveBack(buffer: Buffer, reusable: boolean): void {
   if (reusable && idle.length < IDLE_BUFFERS) idle.push(buffer)
 }
 
-/** Resolves when `chunk` has been handed to the kernel: true, or false when the client left. */
+/**
+ * Resolves when `chunk` has been handed to the kernel: true, or false when the client left. An
+ * HTTP/1 response queued behind a pipelined one never emits 'close' when the connection dies
+ * (Node 20), so its connection's 'close' counts too.
+ */
 function written(res: ServerResponse, chunk: Buffer): Promise<boolean> {
+  const connection = res.req?.httpVersionMajor === 1 ? res.req.socket : undefined
+  if (connection?.destroyed) return Promise.resolve(false)
   return new Promise((resolve) => {
-    const gone = () => resolve(false)
+    const gone = () => {
+      connection?.off('close', gone)
+      res.off('close', gone)
+      resolve(false)
+    }
     res.once('close', gone)
+    connection?.once('close', gone)
     res.write(chunk, (error) => {
       res.off('close', gone)
+      connection?.off('close', gone)
       resolve(error == null)
     })
   })
@@ -55,7 +69,7 @@ export async function sendFile(
   start: number,
   end: number,
 ): Promise<void> {
-  const buffer = takeBuffer()
+  const buffer = takeBuffer(end + 1 - start)
   let reusable = false
   try {
     let position = start
@@ -69,7 +83,8 @@ export async function sendFile(
           position,
         ))
       } catch (error) {
-        res.destroy(error as Error)
+        // Before the headers went out the caller can still answer (500); after, the body is cut.
+        if (res.headersSent) res.destroy(error as Error)
         throw error
       }
       if (bytesRead === 0) {

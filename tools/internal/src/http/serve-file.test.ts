@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises'
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http'
 import { connect, createSecureServer, constants as http2 } from 'node:http2'
+import { connect as connectTcp } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { listen, selfSignedCertificate, tempDir } from '@sluice/test-utils'
@@ -234,6 +236,20 @@ describe('serveFile', () => {
       version: '2',
     })
     expect(sha256(await readFile(out))).toBe(sha256(data))
+  })
+
+  it('closes every file when a client that pipelined two GETs leaves during the first', async () => {
+    const dir = await tempDir()
+    const path = join(dir.path, 'big.bin')
+    await writeFile(path, randomBytes(16 * MiB))
+    const { plain } = await fileServers(dir.path, dir.path)
+    const socket = connectTcp(Number(new URL(plain).port), '127.0.0.1')
+    socket.on('error', () => {})
+    const request = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'
+    socket.write(request + request)
+    await once(socket, 'data')
+    socket.destroy()
+    await expect.poll(() => openDescriptors(path)).toBe(0)
   })
 
   it('ends the body abnormally when the file shrinks after its length was sent (HTTP/1.1 and HTTP/2)', async () => {

@@ -4,15 +4,14 @@
 // 2. ingest -> reader latency of small chunks (p50/p99) at 500 chunks/s.
 // 3. static throughput of the finished object against nginx serving the same file, same run.
 // Loopback only; every load is bounded in count and time.
-import { execFile } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import { samplePeakRss, startServerProcess } from '@sluice/test-utils'
 import { ingest, measureLatency, readExact } from './live-http.js'
-import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
+import { benchArgs, concurrentDownloads, MiB, median, mibPerSecond, table } from './measure.js'
 import { startNginx } from './nginx.js'
 
 const { values } = parseArgs({
@@ -28,7 +27,6 @@ const size = Number(values['size-mib']) * MiB
 const runs = Number(values.runs)
 const CLI = fileURLToPath(new URL('../../packages/chunked-server/bin.js', import.meta.url))
 const WORK = fileURLToPath(new URL('../../.bench/chunked-server', import.meta.url))
-const execFileAsync = promisify(execFile)
 
 /** The chunked-server CLI on a free port, over an emptied `.bench/chunked-server/<name>`. */
 async function startOrigin(name: string, args: readonly string[] = []) {
@@ -70,18 +68,6 @@ async function latency(listeners: number, chunks: number, perSecond: number) {
   }
 }
 
-/** MiB/s of `count` concurrent curl downloads of `url`. */
-async function download(url: string, count: number): Promise<number> {
-  const started = process.hrtime.bigint()
-  await Promise.all(
-    Array.from({ length: count }, () =>
-      execFileAsync('curl', ['-sS', '--fail', '-o', '/dev/null', url]),
-    ),
-  )
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  return mibPerSecond(size * count, seconds)
-}
-
 async function staticThroughput(payload: Buffer) {
   const { server, root } = await startOrigin('static')
   const nginx = await startNginx(WORK, root)
@@ -91,8 +77,9 @@ async function staticThroughput(payload: Buffer) {
     if ((await ingest(`${server.url}/vod/file.ts`, payload)) !== 201)
       throw new Error('ingest failed')
     for (let run = 0; run < runs; run++) {
-      ours.push(await download(`${server.url}/vod/file.ts`, 4))
-      if (typeof nginx !== 'string') theirs.push(await download(`${nginx.url}/vod/file.ts`, 4))
+      ours.push(await concurrentDownloads(`${server.url}/vod/file.ts`, 4, size))
+      if (typeof nginx !== 'string')
+        theirs.push(await concurrentDownloads(`${nginx.url}/vod/file.ts`, 4, size))
     }
   } finally {
     await server.stop()

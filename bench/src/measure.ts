@@ -89,3 +89,15 @@ export function table(rows: ReadonlyArray<Record<string, string | number>>): str
     ...rows.map((r) => line(columns.map((c) => String(r[c])))),
   ].join('\n')
 }
+
+/** MiB/s of `count` concurrent curl downloads of `url`, each `bytes` long (`args`: curl's own). */
+export async function concurrentDownloads(
+  url: string,
+  count: number,
+  bytes: number,
+  args: readonly string[] = [],
+): Promise<number> {
+  const started = process.hrtime.bigint()
+  await Promise.all(Array.from({ length: count }, () => curl([...args, '-o', '/dev/null', url])))
+  return mibPerSecond(bytes * count, Number(process.hrtime.bigint() - started) / 1e9)
+}

@@ -5,15 +5,14 @@
 //   HTTP/2 over TLS: nginx `ssl http2`.
 //   pnpm --filter @sluice/bench bench:static [-- --size-mib 1024 --clients 4 --runs 5]
 // Loopback only; every download is bounded by curl's --max-time.
-import { execFile } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import { type ServerProcess, selfSignedCertificate, startServerProcess } from '@sluice/test-utils'
 import { ingest } from './live-http.js'
-import { benchArgs, MiB, median, mibPerSecond, table } from './measure.js'
+import { benchArgs, concurrentDownloads, MiB, median, table } from './measure.js'
 import { type Nginx, startNginx } from './nginx.js'
 
 const { values } = parseArgs({
@@ -31,27 +30,10 @@ const CLI = fileURLToPath(new URL('../../packages/chunked-server/bin.js', import
 const BARE = fileURLToPath(new URL('./bare-file-server.mjs', import.meta.url))
 const WORK = fileURLToPath(new URL('../../.bench/static', import.meta.url))
 const KEY = '/vod/file.ts'
-const execFileAsync = promisify(execFile)
 
 /** MiB/s of `clients` concurrent curl downloads of `url`. */
-async function download(url: string, http2: boolean): Promise<number> {
-  const started = process.hrtime.bigint()
-  await Promise.all(
-    Array.from({ length: clients }, () =>
-      execFileAsync('curl', [
-        '-sS',
-        '--fail',
-        '--max-time',
-        '120',
-        ...(http2 ? ['-k', '--http2'] : ['--http1.1']),
-        '-o',
-        '/dev/null',
-        url,
-      ]),
-    ),
-  )
-  return mibPerSecond(size * clients, Number(process.hrtime.bigint() - started) / 1e9)
-}
+const download = (url: string, http2: boolean) =>
+  concurrentDownloads(url, clients, size, http2 ? ['-k', '--http2'] : ['--http1.1'])
 
 interface Target {
   readonly name: string

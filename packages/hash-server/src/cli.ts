@@ -1,5 +1,6 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
 import {
   byteSizeOption,
   CannotStartError,
@@ -9,6 +10,7 @@ import {
   pathOption,
   portOption,
   runCommand,
+  secretOption,
   serve,
   UsageError,
   urlOf,
@@ -22,6 +24,7 @@ import { DiskStore } from './store/disk.js'
 import type { ObjectStore } from './store/index.js'
 import { S3Store, type S3StoreOptions } from './store/s3.js'
 import { s3StoreOption } from './store-option.js'
+import type { TusOptions } from './tus/tus-service.js'
 
 const HELP = `Usage: hash-server [options]
 
@@ -52,6 +55,15 @@ Options:
   --hash-threads N        threads of each process that hash bodies of 1 MiB or more, so
                           that reading and hashing use two cores (default: one per core;
                           0 hashes on the request's thread: the least CPU per byte)
+  --tus-path PATH         serve resumable uploads (tus 1.0) under PATH, such as /files/:
+                          digests computed across every PATCH, reconnect and restart,
+                          checked and stored like any other body once complete (default: off)
+  --tus-dir DIR           where uploads in progress are kept (default: STORE/.tus with
+                          --store DIR; needed otherwise). One process: not with --workers
+  --tus-expire MS         remove an upload untouched this long (default 86400000: 24 h)
+  --tus-max-uploads N     uploads in progress at most; more get 503 (default 1000)
+  --token T               bearer token required for tus and for storing uploads (or
+                          --token-file FILE, or HASH_SERVER_TOKEN in the environment)
   --max-body-size BYTES   larger bodies get 413 (512k, 1G, 1TiB…: powers of 1024)
   --max-parts N           most parts in one multipart body (default 1000)
   --headers-timeout MS    time allowed to send request headers (default 30000; then 408)
@@ -143,6 +155,43 @@ function cannotUse(store: ObjectStore, error: unknown): CannotStartError {
   return new CannotStartError(`--store ${store.location} ${reason}`, { cause: error })
 }
 
+/** `--tus-*`: the tus endpoint's options, or undefined without `--tus-path`. */
+function tusOption(
+  values: Record<string, string | boolean | undefined>,
+  storeDirectory: string | undefined,
+  workers: number,
+): TusOptions | undefined {
+  const path = values['tus-path']
+  if (typeof path !== 'string') {
+    const stray = ['tus-dir'].find((flag) => values[flag] !== undefined)
+    if (stray) throw new UsageError(`--${stray} needs --tus-path`)
+    return undefined
+  }
+  if (workers !== 1) {
+    throw new UsageError(
+      '--tus-path needs one process (--workers 1): uploads in progress live in its memory',
+    )
+  }
+  const dir = values['tus-dir']
+  const directory =
+    typeof dir === 'string'
+      ? dir
+      : storeDirectory === undefined
+        ? undefined
+        : join(storeDirectory, '.tus')
+  if (directory === undefined) {
+    throw new UsageError(
+      '--tus-path needs --tus-dir DIR (or --store DIR, which keeps them in DIR/.tus)',
+    )
+  }
+  return {
+    path: pathOption('--tus-path', path),
+    directory,
+    expire: millisecondsOption('--tus-expire', values['tus-expire'] as string),
+    maxUploads: countOption('--tus-max-uploads', values['tus-max-uploads'] as string, 1),
+  }
+}
+
 /** Runs the hash-server command line; sets `process.exitCode`. */
 export async function main(argv: readonly string[]): Promise<void> {
   await runCommand(
@@ -172,6 +221,12 @@ export async function main(argv: readonly string[]): Promise<void> {
         's3-parts-in-flight': { type: 'string' },
         's3-buffer': { type: 'string' },
         's3-buffer-parts': { type: 'boolean' },
+        'tus-path': { type: 'string' },
+        'tus-dir': { type: 'string' },
+        'tus-expire': { type: 'string', default: '86400000' },
+        'tus-max-uploads': { type: 'string', default: '1000' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
       },
       async run({ values }) {
         const algorithms = values.algorithm.split(',').map((name) => name.trim().toLowerCase())
@@ -185,6 +240,13 @@ export async function main(argv: readonly string[]): Promise<void> {
         const maxBodySize = values['max-body-size']
         const headersTimeout = values['headers-timeout'] ?? values['header-timeout'] ?? '30000'
         const s3 = s3StoreOption(values.store, values)
+        const token = await secretOption(
+          '--token',
+          values.token,
+          values['token-file'],
+          'HASH_SERVER_TOKEN',
+        )
+        const tus = tusOption(values, s3 === undefined ? values.store : undefined, workers)
         const command: HashServerCommand = {
           s3,
           host: values.host,
@@ -205,6 +267,8 @@ export async function main(argv: readonly string[]): Promise<void> {
             healthPath: pathOption('--health-path', values['health-path']),
             metricsPath: pathOption('--metrics-path', values['metrics-path']),
             ...(values['access-log'] === undefined ? {} : { accessLog: values['access-log'] }),
+            ...(tus ? { tus } : {}),
+            ...(token === undefined ? {} : { token }),
           },
         }
         const { store } = command.server

@@ -119,3 +119,132 @@ export class StoreUnavailableError extends HashServerError {
     super(message, 'HASH_ERR_STORE_UNAVAILABLE', 503, options)
   }
 }
+
+/** A write (tus, or a POST/PUT that stores) without the right bearer token: `401`. */
+export class UnauthorizedError extends HashServerError {
+  static {
+    brandError(UnauthorizedError, 'HASH_ERR_UNAUTHORIZED')
+  }
+  override name = 'UnauthorizedError'
+  constructor() {
+    super(
+      'this server needs a bearer token (Authorization: Bearer …) to store uploads',
+      'HASH_ERR_UNAUTHORIZED',
+      401,
+    )
+  }
+}
+
+/** A tus request without `Tus-Resumable: 1.0.0`: `412`. */
+export class TusVersionError extends HashServerError {
+  static {
+    brandError(TusVersionError, 'HASH_ERR_TUS_VERSION')
+  }
+  override name = 'TusVersionError'
+  constructor(given: string | undefined) {
+    super(
+      given === undefined
+        ? 'tus requests need a Tus-Resumable header (1.0.0)'
+        : `Tus-Resumable "${given}" is not supported: this server speaks tus 1.0.0`,
+      'HASH_ERR_TUS_VERSION',
+      412,
+    )
+  }
+}
+
+/** No upload by that URL (never created, or expired and removed): `404`. */
+export class UploadNotFoundError extends HashServerError {
+  static {
+    brandError(UploadNotFoundError, 'HASH_ERR_UPLOAD_NOT_FOUND')
+  }
+  override name = 'UploadNotFoundError'
+  constructor() {
+    super('no such upload (never created, or expired)', 'HASH_ERR_UPLOAD_NOT_FOUND', 404)
+  }
+}
+
+/** The upload was terminated (DELETE) or refused (its digest did not match): `410`. */
+export class UploadGoneError extends HashServerError {
+  static {
+    brandError(UploadGoneError, 'HASH_ERR_UPLOAD_GONE')
+  }
+  override name = 'UploadGoneError'
+  constructor(reason: string) {
+    super(`the upload is gone: ${reason}`, 'HASH_ERR_UPLOAD_GONE', 410)
+  }
+}
+
+/** A PATCH whose `Upload-Offset` is not the upload's offset: `409`. */
+export class OffsetConflictError extends HashServerError {
+  static {
+    brandError(OffsetConflictError, 'HASH_ERR_OFFSET_CONFLICT')
+  }
+  override name = 'OffsetConflictError'
+  constructor(given: number, offset: number) {
+    super(
+      `Upload-Offset ${given} is not the upload's offset (${offset}): ask with HEAD and send from there`,
+      'HASH_ERR_OFFSET_CONFLICT',
+      409,
+    )
+  }
+}
+
+/** A PATCH (or a POST with data) whose body is not `application/offset+octet-stream`: `415`. */
+export class UnsupportedMediaTypeError extends HashServerError {
+  static {
+    brandError(UnsupportedMediaTypeError, 'HASH_ERR_CONTENT_TYPE')
+  }
+  override name = 'UnsupportedMediaTypeError'
+  constructor() {
+    super(
+      'upload data must be sent as Content-Type: application/offset+octet-stream',
+      'HASH_ERR_CONTENT_TYPE',
+      415,
+    )
+  }
+}
+
+/**
+ * tus's `460`: a PATCH's `Upload-Checksum` (or `Content-Digest`) does not match its bytes, which
+ * are not kept; or the whole upload's digest does not match what the client declared, and the
+ * upload is terminated. The message names both digests.
+ */
+export class ChecksumMismatchError extends HashServerError {
+  static {
+    brandError(ChecksumMismatchError, 'HASH_ERR_CHECKSUM_MISMATCH')
+  }
+  override name = 'ChecksumMismatchError'
+  constructor(message: string) {
+    super(message, 'HASH_ERR_CHECKSUM_MISMATCH', 460)
+  }
+}
+
+/** A PATCH sends bytes past the upload's `Upload-Length`: `413`. */
+export class UploadLengthExceededError extends HashServerError {
+  static {
+    brandError(UploadLengthExceededError, 'HASH_ERR_UPLOAD_LENGTH_EXCEEDED')
+  }
+  override name = 'UploadLengthExceededError'
+  constructor(length: number) {
+    super(
+      `the PATCH sends bytes past the upload's Upload-Length (${length})`,
+      'HASH_ERR_UPLOAD_LENGTH_EXCEEDED',
+      413,
+    )
+  }
+}
+
+/** More uploads in progress than the server keeps: `503` with `Retry-After`. */
+export class TooManyUploadsError extends HashServerError {
+  static {
+    brandError(TooManyUploadsError, 'HASH_ERR_TOO_MANY_UPLOADS')
+  }
+  override name = 'TooManyUploadsError'
+  constructor(limit: number) {
+    super(
+      `the server already has ${limit} uploads in progress; try again later`,
+      'HASH_ERR_TOO_MANY_UPLOADS',
+      503,
+    )
+  }
+}

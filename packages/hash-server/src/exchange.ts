@@ -66,6 +66,13 @@ export class Exchange {
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
+  /** Answers with no content: a tus answer, whose meaning is in its headers. */
+  sendEmpty(status: number): void {
+    this.res.statusCode = status
+    if (status !== 204) this.res.setHeader('Content-Length', 0)
+    this.res.end()
+  }
+
   /** JSON when the client accepts it, else the md5sum-style text. */
   sendDigests(status: number, answer: object, text: () => string): void {
     if (this.wantsJson) this.send(status, `${JSON.stringify(answer)}\n`, 'application/json')

@@ -1,14 +1,21 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { METRICS_CONTENT_TYPE, observeRequest, serveRepresentation } from '@sluice/internal/http'
+import {
+  bearerChallenge,
+  carriesBearer,
+  METRICS_CONTENT_TYPE,
+  observeRequest,
+  serveRepresentation,
+} from '@sluice/internal/http'
 import { supportedAlgorithms } from './algorithms.js'
 import { formatDigestField } from './digest-fields.js'
-import { ClientAbortedError, HashServerError } from './errors.js'
+import { ClientAbortedError, HashServerError, UnauthorizedError } from './errors.js'
 import { Exchange } from './exchange.js'
 import { type BodyHashingOptions, createBodyHashing, hashBody } from './hash-body.js'
 import { HashMetrics } from './metrics.js'
 import { DiskStore } from './store/disk.js'
 import type { ObjectStore } from './store/index.js'
+import { createTusService, type TusOptions } from './tus/tus-service.js'
 
 /** Options of {@link createHashHandler} and {@link createHashServer}. */
 export interface HashHandlerOptions extends BodyHashingOptions {
@@ -24,6 +31,16 @@ export interface HashHandlerOptions extends BodyHashingOptions {
   readonly metricsPath?: string
   /** Called with unexpected errors (answered 500); default writes them to stderr. */
   readonly onError?: (error: unknown) => void
+  /**
+   * Serves resumable uploads (tus 1.0) under `tus.path`, kept in `tus.directory` until complete,
+   * then checked and stored like any other body (default: off).
+   */
+  readonly tus?: TusOptions
+  /**
+   * Bearer token (`Authorization: Bearer <token>`) required for tus requests and for POST/PUT
+   * when there is a store (default: none; hashing without storing is always open).
+   */
+  readonly token?: string
 }
 
 /** A node:http request listener, with the counters it keeps. */
@@ -35,13 +52,18 @@ export interface HashHandler {
    * used (not a directory, not writable). Requests wait for it; a CLI checks it before listening.
    */
   readonly ready: Promise<void>
+  /** Uploads in progress on the tus endpoint (0 without one). */
+  readonly tusUploads: number
   /**
    * Marks a request whose client waits for `100 Continue` (`Expect: 100-continue`): the handler
    * sends it only once the request's headers are accepted, so a 413 or 400 costs no upload. Call
    * it from the server's `checkContinue` event, then call the handler.
    */
   expectsContinue(req: IncomingMessage): void
-  /** Stops the hashing threads (bodies still being hashed fail). A store passed in stays open. */
+  /**
+   * Stops the hashing threads (bodies still being hashed fail) and the tus expiry timer. A store
+   * passed in stays open.
+   */
   close(): Promise<void>
 }
 
@@ -91,6 +113,15 @@ async function serveStored(exchange: Exchange, store: ObjectStore, match: RegExp
   exchange.send(404, 'no such object\n')
 }
 
+function onErrorOf(options: HashHandlerOptions): (error: unknown) => void {
+  return (
+    options.onError ??
+    ((error: unknown) => {
+      console.error('hash-server: unexpected error:', error)
+    })
+  )
+}
+
 /**
  * Creates a `(req, res)` listener that answers digests of request bodies as they stream
  * (POST/PUT on any path), `GET /health`, `GET /metrics` and, with a store, `GET /<alg>/<hex>`.
@@ -106,19 +137,31 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   storeReady.catch(() => {})
   const metrics = new HashMetrics()
   const hashing = createBodyHashing(options, store, storeReady, metrics)
+  const onError = onErrorOf(options)
+  const tus = options.tus && createTusService(options.tus, hashing, onError)
+  const ready = tus ? Promise.all([storeReady, tus.ready]).then(() => {}) : storeReady
+  ready.catch(() => {})
+  const { token } = options
   const healthPath = options.healthPath ?? '/health'
   const metricsPath = options.metricsPath ?? '/metrics'
   const awaitingContinue = new WeakSet<IncomingMessage>()
-  const onError =
-    options.onError ??
-    ((error: unknown) => {
-      console.error('hash-server: unexpected error:', error)
-    })
 
   async function handle(exchange: Exchange): Promise<void> {
     const { req, res, url } = exchange
     const method = req.method ?? 'GET'
-    if (method === 'POST' || method === 'PUT') return hashBody(exchange, hashing)
+    const authorize = () => {
+      if (carriesBearer(req, token)) return
+      res.setHeader('WWW-Authenticate', bearerChallenge('hash-server'))
+      throw new UnauthorizedError()
+    }
+    if (tus?.matches(url.pathname)) {
+      if (method !== 'OPTIONS') authorize()
+      return tus.handle(exchange)
+    }
+    if (method === 'POST' || method === 'PUT') {
+      if (store) authorize()
+      return hashBody(exchange, hashing)
+    }
     if (method === 'GET' || method === 'HEAD') {
       if (url.pathname === healthPath) return exchange.send(200, 'ok\n')
       if (url.pathname === metricsPath) {
@@ -158,10 +201,16 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
   }
   return Object.assign(handler, {
     metrics,
-    ready: storeReady,
+    ready,
+    get tusUploads() {
+      return tus?.inProgress ?? 0
+    },
     expectsContinue: (req: IncomingMessage) => {
       awaitingContinue.add(req)
     },
-    close: () => hashing.close(),
+    close: () => {
+      tus?.close()
+      return hashing.close()
+    },
   })
 }

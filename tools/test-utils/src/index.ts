@@ -8,6 +8,7 @@ export { chromiumPath, launchChromium, paintedShare } from './browser.js'
 export { type SelfSignedCertificate, selfSignedCertificate } from './certificate.js'
 export { cleanUpAfterTest } from './cleanup.js'
 export { type CommandLineConventions, checkCommandLineConventions } from './cli-conventions.js'
+export { type CuttingProxy, startCuttingProxy } from './cutting-proxy.js'
 export { type ListeningServer, listen } from './listen.js'
 export { scrapeMetrics } from './metrics.js'
 export {

@@ -12,7 +12,7 @@ const port = Number(process.env['PORT'] ?? 3000)
 const scratch = await scratchDir('sluice-upload-demo-')
 const store = await demoStore(scratch)
 await store.init()
-const server = createUploadDemoServer({ algorithms: 'md5,sha256', store })
+const server = createUploadDemoServer({ algorithms: 'md5,sha256', store }, join(scratch, 'tus'))
 await serve([{ server, name: '[upload-demo] hash-server', host: '127.0.0.1', port }])
 const host = `http://127.0.0.1:${port}`
 console.log(`[upload-demo] uploads are stored in ${store.location}`)

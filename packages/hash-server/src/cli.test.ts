@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -43,6 +43,12 @@ describe('hash-server CLI', () => {
       [['--max-body-size', '12 parsecs'], '--max-body-size: "12 parsecs" is not a byte size'],
       [['--bogus'], 'unknown option --bogus'],
       [['--hash-threads', 'many'], '--hash-threads'],
+      [['--tus-dir', '/tmp/x'], '--tus-dir needs --tus-path'],
+      [['--tus-path', '/files/'], '--tus-path needs --tus-dir DIR'],
+      [['--tus-path', 'files', '--tus-dir', '/tmp/x'], '--tus-path: "files" is not a path'],
+      [['--tus-path', '/files/', '--tus-dir', '/tmp/x', '--workers', '2'], '(--workers 1)'],
+      [['--tus-path', '/f/', '--tus-dir', '/tmp/x', '--tus-expire', '0'], '--tus-expire'],
+      [['--token-file', '/nonexistent/token'], '--token-file: cannot read /nonexistent/token'],
     ] as const) {
       const result = await runCli(process.execPath, [BIN, ...args])
       expect(result.code).toBe(2)
@@ -91,6 +97,43 @@ describe('hash-server CLI', () => {
       expect([res.status, await res.text()], threads).toEqual([200, expected])
       expect(await cli.stop()).toBe(0)
     }
+  })
+
+  it('serves tus under --tus-path with --token from a file, keeping uploads in STORE/.tus', async () => {
+    const dir = await tempDir('hash-tus-cli-')
+    const tokenFile = join(dir.path, 'token')
+    await writeFile(tokenFile, 'letmein\n')
+    const store = join(dir.path, 'store')
+    const cli = await startCli([
+      ...['--port', '0', '--store', store, '--tus-path', '/up/', '--token-file', tokenFile],
+    ])
+    const headers = { 'Tus-Resumable': '1.0.0', 'Upload-Length': '5' }
+    expect((await fetch(`${cli.url}/up/`, { method: 'POST', headers })).status).toBe(401)
+    const created = await fetch(`${cli.url}/up/`, {
+      method: 'POST',
+      headers: { ...headers, Authorization: 'Bearer letmein' },
+    })
+    expect(created.status).toBe(201)
+    const id = (created.headers.get('location') ?? '').replace('/up/', '')
+    expect(existsSync(join(store, '.tus', `${id}.json`))).toBe(true)
+    const done = await fetch(`${cli.url}/up/${id}`, {
+      method: 'PATCH',
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Offset': '0',
+        'Content-Type': 'application/offset+octet-stream',
+        Authorization: 'Bearer letmein',
+      },
+      body: 'hello',
+    })
+    expect([done.status, done.headers.get('content-location')]).toEqual([
+      204,
+      '/md5/5d41402abc4b2a76b9719d911017c592',
+    ])
+    expect(await readFile(join(store, 'md5', '5d41402abc4b2a76b9719d911017c592'), 'utf8')).toBe(
+      'hello',
+    )
+    expect(await cli.stop()).toBe(0)
   })
 
   it('runs several workers on one port', async () => {

@@ -184,10 +184,12 @@ function tusOption(
       '--tus-path needs --tus-dir DIR (or --store DIR, which keeps them in DIR/.tus)',
     )
   }
+  const expire = millisecondsOption('--tus-expire', values['tus-expire'] as string)
+  if (expire === 0) throw new UsageError('--tus-expire: 0 would remove uploads as they start')
   return {
     path: pathOption('--tus-path', path),
     directory,
-    expire: millisecondsOption('--tus-expire', values['tus-expire'] as string),
+    expire,
     maxUploads: countOption('--tus-max-uploads', values['tus-max-uploads'] as string, 1),
   }
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -16,9 +17,11 @@ import {
   samplePeakRss,
   scrapeMetrics,
   seededRandom,
+  startCuttingProxy,
   startServerProcess,
   tempDir,
 } from '@sluice/test-utils'
+import * as tus from 'tus-js-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type SwiftBucket, startSwiftBucket } from '../test/swift.js'
 
@@ -174,6 +177,58 @@ describe.skipIf(missing)('hash-server storing into S3 (Swift with s3api)', () =>
     // curl's body streamed (no part held; about 120 MiB here), the form's files in buffered
     // parts (4 of 8 MiB at most), the SDK, and Node's own (about 70 MiB).
     expect(peak / MiB).toBeLessThan(170)
+    expect(await swift().leftovers(bucket)).toEqual([])
+    expect(await server.stop()).toBe(0)
+  })
+
+  it('stores a tus upload cut twice under its name, and nothing of a refused one', {
+    timeout: 180_000,
+  }, async () => {
+    const bucket = await swift().bucket(`tus-${++buckets}`)
+    const dir = await tempDir('hash-s3-tus-')
+    const file = await payloadFile(join(dir.path, 'file'), 40 * MiB + 5)
+    const server = await startCli(bucket, [
+      '--tus-path',
+      '/files/',
+      '--tus-dir',
+      join(dir.path, 'tus'),
+    ])
+    const proxy = await startCuttingProxy(
+      { host: '127.0.0.1', port: Number(new URL(server.url).port) },
+      [9 * MiB, 27 * MiB],
+    )
+    const done = await new Promise<tus.HttpResponse>((resolve, reject) => {
+      new tus.Upload(createReadStream(file.path), {
+        endpoint: `${proxy.url}/files/`,
+        retryDelays: [0, 200, 1000, 3000],
+        onSuccess: ({ lastResponse }) => resolve(lastResponse),
+        onError: reject,
+      }).start()
+    })
+    expect(proxy.cuts).toBe(2)
+    expect(done.getHeader('Content-Location')).toBe(`/md5/${file.md5}`)
+    expect(await objectSha256(bucket, `uploads/md5/${file.md5}`)).toBe(file.sha256)
+    // A digest declared at creation that the bytes do not match: 460, nothing in the bucket.
+    const data = randomBytes(6 * MiB)
+    const created = await fetch(`${server.url}/files/`, {
+      method: 'POST',
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Length': String(data.length),
+        'Repr-Digest': `md5=:${Buffer.from(md5(Buffer.from('other')), 'hex').toString('base64')}:`,
+      },
+    })
+    const refused = await fetch(new URL(created.headers.get('location') ?? '', server.url), {
+      method: 'PATCH',
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Offset': '0',
+        'Content-Type': 'application/offset+octet-stream',
+      },
+      body: data,
+    })
+    expect(refused.status).toBe(460)
+    expect(await swift().keys(bucket)).toEqual([`uploads/md5/${file.md5}`])
     expect(await swift().leftovers(bucket)).toEqual([])
     expect(await server.stop()).toBe(0)
   })

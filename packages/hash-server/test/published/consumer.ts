@@ -13,11 +13,15 @@ const options: HashServerOptions = {
   headersTimeout: 10_000,
   keepAliveTimeout: 5_000,
   healthPath: '/healthz',
+  tus: { path: '/files/', directory: '/var/lib/hash-server/tus', expire: 3_600_000 },
+  token: 'secret',
 }
 const server = createHashServer(options)
 server.handler.metrics.render()
 // @ts-expect-error headersTimeout is a number of milliseconds
 createHashServer({ headersTimeout: 'soon' })
+// @ts-expect-error the tus endpoint needs a directory for uploads in progress
+createHashServer({ tus: { path: '/files/' } })
 // @ts-expect-error maxBodySize is a number of bytes
 createHashServer({ maxBodySize: '1M' })
 const algorithms: readonly string[] = supportedAlgorithms()

@@ -154,10 +154,7 @@ export function createHashHandler(options: HashHandlerOptions = {}): HashHandler
       res.setHeader('WWW-Authenticate', bearerChallenge('hash-server'))
       throw new UnauthorizedError()
     }
-    if (tus?.matches(url.pathname)) {
-      if (method !== 'OPTIONS') authorize()
-      return tus.handle(exchange)
-    }
+    if (tus?.matches(url.pathname)) return tus.handle(exchange, authorize)
     if (method === 'POST' || method === 'PUT') {
       if (store) authorize()
       return hashBody(exchange, hashing)

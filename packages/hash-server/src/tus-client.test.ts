@@ -1,5 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, readdir, stat } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -94,10 +96,15 @@ describe('tus-js-client against hash-server', () => {
   }, async () => {
     const dir = await tempDir('hash-server-tus-kill-')
     const file = await payloadFile(join(dir.path, 'payload.bin'), 96 * MiB)
-    const tusDir = join(dir.path, 'tus')
+    const store = join(dir.path, 'store')
+    // Where uploads in progress are kept by default with a directory store.
+    const tusDir = join(store, '.tus')
     const port = await freePort()
-    const args = ['--port', String(port), '--algorithm', 'sha256', '--tus-path', '/files/']
-    let server = await startCli([...args, '--tus-dir', tusDir])
+    const args = [
+      ...['--port', String(port), '--algorithm', 'sha256', '--tus-path', '/files/'],
+      ...['--store', store],
+    ]
+    let server = await startCli(args)
     let keptAtKill = -1
     const kill = async () => {
       const until = Date.now() + 60_000
@@ -117,7 +124,7 @@ describe('tus-js-client against hash-server', () => {
       }
       server.child.kill('SIGKILL')
       await new Promise((resolve) => server.child.once('exit', resolve))
-      server = await startCli([...args, '--tus-dir', tusDir])
+      server = await startCli(args)
     }
     const [done] = await Promise.all([
       tusUpload(createReadStream(file.path), `http://127.0.0.1:${port}/files/`, {
@@ -129,7 +136,52 @@ describe('tus-js-client against hash-server', () => {
     expect(keptAtKill).toBeGreaterThan(0)
     expect(keptAtKill).toBeLessThan(file.size)
     expect(done.reprDigest).toBe(reprOf('sha256', file.sha256))
+    expect(done.contentLocation).toBe(`/sha256/${file.sha256}`)
+    const stored = await fetch(`http://127.0.0.1:${port}/sha256/${file.sha256}`)
+    const hash = createHash('sha256')
+    for await (const chunk of stored.body as AsyncIterable<Uint8Array>) hash.update(chunk)
+    expect(hash.digest('hex')).toBe(file.sha256)
     await server.stop()
+  })
+
+  it('cuts back, after a SIGKILL, the bytes of a checksummed PATCH that was never verified', async () => {
+    const dir = await tempDir('hash-server-tus-kill-check-')
+    const tusDir = join(dir.path, 'tus')
+    const port = await freePort()
+    const args = ['--port', String(port), '--tus-path', '/files/', '--tus-dir', tusDir]
+    const server = await startCli(args)
+    const tusHeaders = { 'Tus-Resumable': '1.0.0' }
+    const first = randomBytes(1000)
+    const created = await fetch(`${server.url}/files/`, {
+      method: 'POST',
+      headers: { ...tusHeaders, 'Upload-Length': String(64 * MiB) },
+    })
+    const path = created.headers.get('location') as string
+    const octets = { ...tusHeaders, 'Content-Type': 'application/offset+octet-stream' }
+    await fetch(`${server.url}${path}`, {
+      method: 'PATCH',
+      headers: { ...octets, 'Upload-Offset': '0' },
+      body: first,
+    })
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write(
+      `PATCH ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n` +
+        'Content-Type: application/offset+octet-stream\r\nUpload-Offset: 1000\r\n' +
+        `Upload-Checksum: sha1 ${createHash('sha1').update('anything').digest('base64')}\r\n` +
+        `Content-Length: ${64 * MiB - 1000}\r\n\r\n`,
+    )
+    socket.write(randomBytes(8 * MiB))
+    const data = join(tusDir, `${path.split('/').pop()}.bin`)
+    await expect.poll(async () => (await stat(data)).size).toBeGreaterThan(4 * MiB)
+    server.child.kill('SIGKILL')
+    await new Promise((resolve) => server.child.once('exit', resolve))
+    socket.destroy()
+    const again = await startCli(args)
+    const res = await fetch(`${again.url}${path}`, { method: 'HEAD', headers: tusHeaders })
+    expect([res.status, res.headers.get('upload-offset')]).toEqual([200, '1000'])
+    expect((await stat(data)).size).toBe(1000)
+    await again.stop()
   })
 
   it('takes 50 uploads in parallel, each cut once: every digest right, peak RSS bounded', {

@@ -18,23 +18,23 @@ const metadata = (entries: Record<string, string>) =>
     .join(',')
 
 async function start(
-  options: Partial<HashServerOptions> & { expire?: number; maxUploads?: number } = {},
+  options: Partial<HashServerOptions> & { expire?: number; maxUploads?: number; dir?: string } = {},
 ) {
-  const dir = await tempDir('hash-server-tus-')
-  await mkdir(join(dir.path, 'store'))
-  const { expire, maxUploads, ...rest } = options
+  const { expire, maxUploads, dir: reused, ...rest } = options
+  const dir = reused === undefined ? (await tempDir('hash-server-tus-')).path : reused
+  await mkdir(join(dir, 'store'), { recursive: true })
   const server = await startHashServer({
-    store: join(dir.path, 'store'),
+    store: join(dir, 'store'),
     tus: {
       path: '/files/',
-      directory: join(dir.path, 'tus'),
+      directory: join(dir, 'tus'),
       ...(expire === undefined ? {} : { expire }),
       ...(maxUploads === undefined ? {} : { maxUploads }),
     },
     ...rest,
   })
   await server.server.handler.ready
-  return { ...server, dir: dir.path, tusDir: join(dir.path, 'tus') }
+  return { ...server, dir, tusDir: join(dir, 'tus') }
 }
 
 async function create(url: string, headers: Record<string, string>, body?: Buffer) {
@@ -342,10 +342,11 @@ describe('tus 1.0 core and extensions', () => {
   it('needs the bearer token for tus and for stored POSTs, when one is set', async () => {
     const { url } = await start({ token: 's3cret' })
     let res = await create(url, { 'Upload-Length': '1' })
-    expect([res.status, res.headers.get('www-authenticate')]).toEqual([
-      401,
-      'Bearer realm="hash-server"',
-    ])
+    expect([
+      res.status,
+      res.headers.get('www-authenticate'),
+      res.headers.get('tus-resumable'),
+    ]).toEqual([401, 'Bearer realm="hash-server"', '1.0.0'])
     res = await fetch(`${url}/`, { method: 'POST', body: 'x' })
     expect(res.status).toBe(401)
     expect((await fetch(`${url}/files/`, { method: 'OPTIONS' })).status).toBe(204)
@@ -388,5 +389,128 @@ describe('tus 1.0 core and extensions', () => {
     const done = await patch(upload, sent.length, rest)
     expect(done.headers.get('repr-digest')).toBe(`md5=:${b64('md5', Buffer.concat([sent, rest]))}:`)
     expect(server.handler.tusUploads).toBe(0)
+  })
+
+  it('keeps what a restart finds: finished uploads with their digests, unfinished ones with their bytes and expiry', async () => {
+    const first = await start({ expire: 3_000 })
+    const { dir, url } = first
+    const whole = randomBytes(70_000)
+    const finished = await createUpload(url, { 'Upload-Length': String(whole.length) })
+    const data = randomBytes(2_000_000)
+    const unfinished = await createUpload(url, { 'Upload-Length': String(data.length) })
+    const createdAt = Date.now()
+    // Touched after its record was written: the data file's time counts at the next start.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await patch(unfinished, 0, data.subarray(0, 1_000_000))
+    await patch(finished, 0, whole)
+    await first.close()
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, createdAt + 3_300 - Date.now())))
+
+    const second = await start({ expire: 3_000, dir })
+    const at = (upload: string) => new URL(new URL(upload).pathname, second.url).href
+    let res = await head(at(finished))
+    expect([res.status, res.headers.get('upload-offset'), res.headers.get('repr-digest')]).toEqual([
+      200,
+      String(whole.length),
+      `md5=:${b64('md5', whole)}:`,
+    ])
+    res = await head(at(unfinished))
+    expect([res.status, res.headers.get('upload-offset')]).toEqual([200, '1000000'])
+    res = await patch(at(unfinished), 1_000_000, data.subarray(1_000_000))
+    expect(res.headers.get('repr-digest')).toBe(`md5=:${b64('md5', data)}:`)
+  })
+
+  it('lets each new request end the one holding the upload, keeping what it received', async () => {
+    const { url, port } = await start()
+    const upload = await createUpload(url, { 'Upload-Length': '1000000' })
+    const path = new URL(upload).pathname
+    const sockets: Array<ReturnType<typeof connect>> = []
+    const openPatch = (offset: number, bytes: Buffer) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      sockets.push(socket)
+      socket.write(
+        `PATCH ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n` +
+          `Content-Type: application/offset+octet-stream\r\nUpload-Offset: ${offset}\r\n` +
+          `Content-Length: ${1000000 - offset}\r\n\r\n`,
+      )
+      socket.write(bytes)
+      return new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    }
+    const hashed = async (bytes: number) => {
+      await expect
+        .poll(async () =>
+          (await scrapeMetrics(`${url}/metrics`)).get('hash_server_hashed_bytes_total'),
+        )
+        .toBe(bytes)
+    }
+    const a = openPatch(0, randomBytes(100_000))
+    await hashed(100_000)
+    // B, a PATCH that will hang too, ends A and takes the upload; C, a HEAD, ends B in turn.
+    const b = openPatch(100_000, randomBytes(50_000))
+    await a
+    await hashed(150_000)
+    const res = await head(upload)
+    expect([res.status, res.headers.get('upload-offset')]).toEqual([200, '150000'])
+    await b
+    // DELETE ends a PATCH still open too.
+    const offset = Number((await head(upload)).headers.get('upload-offset'))
+    const d = openPatch(offset, randomBytes(10_000))
+    await hashed(offset + 10_000)
+    expect((await fetch(upload, { method: 'DELETE', headers: TUS })).status).toBe(204)
+    await d
+    expect((await head(upload)).status).toBe(410)
+    for (const socket of sockets) socket.destroy()
+  })
+
+  it('keeps nothing of a checksummed PATCH cut in the middle', async () => {
+    const { url, port, tusDir } = await start()
+    const upload = await createUpload(url, { 'Upload-Length': '500000' })
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    const body = randomBytes(500_000)
+    socket.write(
+      `PATCH ${new URL(upload).pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n` +
+        'Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n' +
+        `Upload-Checksum: sha1 ${b64('sha1', body)}\r\nContent-Length: 500000\r\n\r\n`,
+    )
+    socket.write(body.subarray(0, 200_000))
+    await expect
+      .poll(async () =>
+        (await scrapeMetrics(`${url}/metrics`)).get('hash_server_hashed_bytes_total'),
+      )
+      .toBe(200_000)
+    socket.destroy()
+    await expect.poll(async () => (await head(upload)).headers.get('upload-offset')).toBe('0')
+    const id = new URL(upload).pathname.split('/').pop()
+    expect((await readFile(join(tusDir, `${id}.bin`))).length).toBe(0)
+    const done = await patch(upload, 0, body, { 'Upload-Checksum': `sha1 ${b64('sha1', body)}` })
+    expect(done.headers.get('repr-digest')).toBe(`md5=:${b64('md5', body)}:`)
+  })
+
+  it('completes an empty upload at creation, answers PATCHes on a finished one, and leaves nothing of a refused creation', async () => {
+    const { url, tusDir } = await start()
+    const empty = await create(url, { 'Upload-Length': '0' })
+    expect([
+      empty.status,
+      empty.headers.get('upload-offset'),
+      empty.headers.get('repr-digest'),
+    ]).toEqual([201, '0', `md5=:${b64('md5', Buffer.alloc(0))}:`])
+    const upload = new URL(empty.headers.get('location') as string, url).href
+    expect((await patch(upload, 0, Buffer.alloc(0))).status).toBe(204)
+    const more = await patch(upload, 0, Buffer.from('x'))
+    expect(more.status).toBe(413)
+    const before = await readdir(tusDir)
+    const refused = await create(
+      url,
+      {
+        'Upload-Length': '3',
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Checksum': `md5 ${b64('md5', Buffer.from('xyz'))}`,
+      },
+      Buffer.from('abc'),
+    )
+    expect([refused.status, refused.headers.get('location')]).toEqual([460, null])
+    expect(await readdir(tusDir)).toEqual(before)
   })
 })

@@ -45,6 +45,13 @@ export interface ObjectStore {
   begin(hint?: BodyHint): Promise<PendingObject>
   /** The object `<algorithm>/<hex>` as a representation to serve (ETag: `"<algorithm>-<hex>"`). */
   open(algorithm: string, hex: string): Promise<Representation | Unopenable>
+  /**
+   * Optional: makes a complete local file, synced, whose digest is known, the object
+   * `<algorithm>/<hex>` by moving it (an object already there, with the same bytes, replaced).
+   * Resolves with the object's URL path, or with undefined when the file cannot be moved here
+   * (another filesystem): the caller then writes it through `begin`. A disk store implements it.
+   */
+  adopt?(path: string, algorithm: string, hex: string): Promise<string | undefined>
   /** Lets go of connections; objects being stored fail. */
   close(): Promise<void>
 }

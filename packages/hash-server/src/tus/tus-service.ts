@@ -5,6 +5,7 @@ import { type ExpectedDigest, formatDigestField, parseDigestFields } from '../di
 import {
   BodyTooLargeError,
   ChecksumMismatchError,
+  HashServerError,
   InvalidHeaderError,
   OffsetConflictError,
   TooManyUploadsError,
@@ -51,7 +52,8 @@ export interface TusService {
   readonly ready: Promise<void>
   /** Whether a URL path belongs to the endpoint. */
   matches(pathname: string): boolean
-  handle(exchange: Exchange): Promise<void>
+  /** Answers a request of the endpoint; `authorize` throws when a write token is missing. */
+  handle(exchange: Exchange, authorize: () => void): Promise<void>
   /** Uploads receiving bytes (created, not yet complete). */
   readonly inProgress: number
   /** Stops the expiry timer. */
@@ -73,6 +75,8 @@ export function createTusService(
   const maxUploads = options.maxUploads ?? 1000
   const directory = new UploadDirectory(options.directory)
   const uploads = new Map<string, TusUpload>()
+  /** Creations between the limit's check and their upload's arrival in `uploads`. */
+  let creating = 0
 
   const expiresAt = (upload: TusUpload) => new Date(upload.record.touchedAt + expire).toUTCString()
   const receiving = () => {
@@ -84,9 +88,14 @@ export function createTusService(
   const ready = (async () => {
     await directory.init()
     const now = Date.now()
-    for (const { record, size } of await directory.load(onError)) {
+    for (const { record, size, modifiedAt } of await directory.load(onError)) {
+      // The record is saved at changes of state; each PATCH touches the data file.
+      record.touchedAt = Math.max(record.touchedAt, modifiedAt)
       if (record.touchedAt + expire < now) await directory.remove(record.id)
-      else uploads.set(record.id, new TusUpload(directory, record, size))
+      else {
+        const offset = record.state === 'done' ? (record.length ?? size) : size
+        uploads.set(record.id, new TusUpload(directory, record, offset))
+      }
     }
   })()
   ready.catch(() => {})
@@ -208,6 +217,11 @@ export function createTusService(
       await upload.receive(requestBody(exchange.req), checks, hashing.maxBodySize, (bytes) =>
         hashing.metrics.countHashed(bytes),
       )
+    } catch (error) {
+      // Every byte arrived but the connection broke before the request ended: finish anyway, so
+      // that a client that never comes back still has its upload stored (or refused).
+      if (upload.complete) await finish(upload).catch(() => {})
+      throw error
     } finally {
       upload.record.touchedAt = Date.now()
     }
@@ -238,7 +252,7 @@ export function createTusService(
     const withData = hasBody(req)
     if (withData && !isOffsetStream(req)) throw new UnsupportedMediaTypeError()
     const checks = withData ? patchChecks(exchange) : []
-    if (receiving() >= maxUploads) {
+    if (receiving() + creating >= maxUploads) {
       res.setHeader('Retry-After', RETRY_AFTER_SECONDS)
       throw new TooManyUploadsError(maxUploads)
     }
@@ -256,36 +270,52 @@ export function createTusService(
       state: 'receiving',
       touchedAt: Date.now(),
     }
-    await directory.create(record)
+    creating++
+    try {
+      await directory.create(record)
+    } finally {
+      creating--
+    }
     const upload = new TusUpload(directory, record, 0)
     uploads.set(record.id, upload)
     res.setHeader('Location', `${base}${record.id}`)
-    const hold = await upload.lock.acquire()
-    hold.onPreempt(() => req.destroy())
+    const release = await upload.lock.acquire(() => req.destroy())
     try {
       if (withData || upload.complete) await receive(exchange, upload, checks)
       describe(exchange, upload)
+    } catch (error) {
+      // Refused data (a checksum, a size): no upload is left behind for the client to forget.
+      if (error instanceof HashServerError) {
+        uploads.delete(record.id)
+        await directory.remove(record.id)
+        res.removeHeader('Location')
+      }
+      throw error
     } finally {
-      hold.release()
+      release()
     }
     exchange.sendEmpty(201)
   }
 
   async function head(exchange: Exchange, upload: TusUpload): Promise<void> {
     const { res } = exchange
-    const hold = await upload.lock.acquire()
+    const release = await upload.lock.acquire()
     try {
       const { record } = upload
       if (record.state === 'gone') throw new UploadGoneError(record.reason ?? 'terminated')
       // Complete but not finished: the process stopped between the last byte and the store.
-      if (record.state === 'receiving' && upload.complete) await finish(upload)
+      if (record.state === 'receiving' && upload.complete) {
+        await finish(upload).catch((error: unknown) => {
+          throw error instanceof ChecksumMismatchError ? new UploadGoneError(error.message) : error
+        })
+      }
       res.setHeader('Cache-Control', 'no-store')
       if (record.length === undefined) res.setHeader('Upload-Defer-Length', 1)
       else res.setHeader('Upload-Length', record.length)
       if (record.metadata !== undefined) res.setHeader('Upload-Metadata', record.metadata)
       describe(exchange, upload)
     } finally {
-      hold.release()
+      release()
     }
     exchange.sendEmpty(200)
   }
@@ -298,8 +328,7 @@ export function createTusService(
     const length = byteCountHeader(req, 'Upload-Length')
     if (exchange.fieldsError) throw exchange.fieldsError
     const checks = patchChecks(exchange)
-    const hold = await upload.lock.acquire()
-    hold.onPreempt(() => req.destroy())
+    const release = await upload.lock.acquire(() => req.destroy())
     try {
       const { record } = upload
       if (record.state === 'gone') throw new UploadGoneError(record.reason ?? 'terminated')
@@ -322,19 +351,19 @@ export function createTusService(
       }
       describe(exchange, upload)
     } finally {
-      hold.release()
+      release()
     }
     exchange.sendEmpty(204)
   }
 
   async function remove(exchange: Exchange, upload: TusUpload): Promise<void> {
-    const hold = await upload.lock.acquire()
+    const release = await upload.lock.acquire()
     try {
       const { record } = upload
       if (record.state === 'gone') throw new UploadGoneError(record.reason ?? 'terminated')
       await terminate(upload, 'terminated by its client (DELETE)')
     } finally {
-      hold.release()
+      release()
     }
     exchange.sendEmpty(204)
   }
@@ -346,7 +375,7 @@ export function createTusService(
       return receiving()
     },
     close: () => clearInterval(sweep),
-    async handle(exchange) {
+    async handle(exchange, authorize) {
       const { req, res, url } = exchange
       res.setHeader('Tus-Resumable', TUS_VERSION)
       const override = req.headers['x-http-method-override']
@@ -356,6 +385,7 @@ export function createTusService(
         setOptionsHeaders(exchange)
         return exchange.sendEmpty(204)
       }
+      authorize()
       const version = req.headers['tus-resumable']
       if (version !== TUS_VERSION) {
         res.setHeader('Tus-Version', TUS_VERSION)

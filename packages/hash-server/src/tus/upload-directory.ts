@@ -1,5 +1,14 @@
 import { constants } from 'node:fs'
-import { type FileHandle, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises'
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { prepareTempDirectory, writeFileAtomically } from '@sluice/internal/fs'
 
@@ -24,6 +33,11 @@ export interface UploadRecord {
   reason?: string
   /** Last activity (creation, a PATCH, completion), ms since the epoch: expiry counts from it. */
   touchedAt: number
+  /**
+   * Set while an all-or-nothing PATCH (with a checksum) is being received: the offset it started
+   * at, where the data file is cut back to if the process stops before the check.
+   */
+  checkingFrom?: number
 }
 
 /** A declared digest as persisted. */
@@ -38,6 +52,8 @@ export interface DeclaredDigest {
 export interface StoredUpload {
   readonly record: UploadRecord
   readonly size: number
+  /** When its data file was last written, ms since the epoch (0 without one). */
+  readonly modifiedAt: number
 }
 
 const ID = /^[0-9a-f]{32}$/
@@ -114,11 +130,15 @@ export class UploadDirectory {
       }
       try {
         const record = JSON.parse(await readFile(join(this.path, entry), 'utf8')) as UploadRecord
-        const size = await stat(this.dataPath(id)).then(
-          (info) => info.size,
-          () => 0,
-        )
-        uploads.push({ record, size })
+        const data = await stat(this.dataPath(id)).catch(() => undefined)
+        let size = data?.size ?? 0
+        if (record.checkingFrom !== undefined && size > record.checkingFrom) {
+          // Stopped in the middle of an all-or-nothing PATCH: its bytes were never verified.
+          await truncate(this.dataPath(id), record.checkingFrom)
+          size = record.checkingFrom
+        }
+        delete record.checkingFrom
+        uploads.push({ record, size, modifiedAt: data?.mtimeMs ?? 0 })
       } catch (error) {
         onError(new Error(`tus upload ${id}: cannot read its record`, { cause: error }))
       }

@@ -1,10 +1,3 @@
-/** One holder of an upload's lock: what ends it early, and how it lets go. */
-export interface LockHold {
-  /** What a later request calls to end this one early (a PATCH destroys its request). */
-  onPreempt(cancel: () => void): void
-  release(): void
-}
-
 /**
  * One request at a time on an upload. A request that wants the upload ends the one holding it
  * (a PATCH still sending, perhaps from a client that has long given up) and waits until it has
@@ -18,7 +11,12 @@ export class UploadLock {
     return this.#holder !== undefined
   }
 
-  async acquire(): Promise<LockHold> {
+  /**
+   * Waits for the upload, ending whoever holds it; resolves with the release.
+   * @param cancel how a later request ends this one early (a PATCH destroys its request); it
+   *   holds from the moment the lock is taken, before this promise settles
+   */
+  async acquire(cancel: () => void = () => {}): Promise<() => void> {
     while (this.#holder) {
       const holder = this.#holder
       holder.cancel()
@@ -28,16 +26,11 @@ export class UploadLock {
     const released = new Promise<void>((resolve) => {
       release = resolve
     })
-    const holder = { cancel: () => {}, released }
+    const holder = { cancel, released }
     this.#holder = holder
-    return {
-      onPreempt: (cancel) => {
-        holder.cancel = cancel
-      },
-      release: () => {
-        if (this.#holder === holder) this.#holder = undefined
-        release()
-      },
+    return () => {
+      if (this.#holder === holder) this.#holder = undefined
+      release()
     }
   }
 }

@@ -88,6 +88,11 @@ export class TusUpload {
     const start = this.offset
     const snapshot = checks.length > 0 ? hashes.map((hash) => hash.copy()) : undefined
     const checkHashes = checks.map((check) => createHash(check.algorithm))
+    if (snapshot) {
+      // Should the process stop before the check, the next one cuts these bytes off at start.
+      this.record.checkingFrom = start
+      await this.#directory.save(this.record)
+    }
     const file = await this.#directory.openData(this.id)
     const appender = this.#appender(file, [...hashes, ...checkHashes], maxBytes, onBytes)
     try {
@@ -111,6 +116,10 @@ export class TusUpload {
       throw error
     } finally {
       await file.close()
+      if (snapshot) {
+        delete this.record.checkingFrom
+        await this.#directory.save(this.record)
+      }
     }
   }
 
@@ -160,14 +169,18 @@ export class TusUpload {
   async #rollBack(file: FileHandle, start: number, snapshot: Hash[]): Promise<void> {
     try {
       await file.truncate(start)
-      await file.datasync()
       this.offset = start
       this.#hashes = snapshot
     } catch {
-      // The bytes could not be taken back: they stay counted, and the digest state is rebuilt
-      // from the file on the next request.
+      // The bytes could not be taken back: the offset is what the file holds, and the digest
+      // state is rebuilt from the file on the next request.
+      this.offset = await file.stat().then(
+        (info) => info.size,
+        () => this.offset,
+      )
       this.#hashes = undefined
     }
+    await file.datasync().catch(() => {})
   }
 
   /**
@@ -185,10 +198,13 @@ export class TusUpload {
   }
 
   /**
-   * Stores the complete upload as `<first algorithm>/<hex>` (its digest is known, so the store
-   * writes it straight to its name); resolves with the object's path.
+   * Stores the complete upload as `<first algorithm>/<hex>`: moved there by a store that can
+   * (a directory on the same filesystem), else written through the store, straight to its name
+   * since its digest is known. Resolves with the object's path.
    */
   async store(store: ObjectStore, algorithm: string, hex: string): Promise<string> {
+    const moved = await store.adopt?.(this.#directory.dataPath(this.id), algorithm, hex)
+    if (moved !== undefined) return moved
     const pending = await store.begin({ size: this.offset, declared: { algorithm, hex } })
     try {
       const data = createReadStream(this.#directory.dataPath(this.id), {

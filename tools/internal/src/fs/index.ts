@@ -9,6 +9,7 @@ export {
 } from './beneath.js'
 export {
   createTempFile,
+  moveIntoPlace,
   prepareTempDirectory,
   type TempFile,
   writeFileAtomically,

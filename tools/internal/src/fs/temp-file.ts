@@ -57,6 +57,18 @@ export async function prepareTempDirectory(root: string, name: string): Promise<
   return path
 }
 
+/**
+ * Renames the complete, synced file `path` to `root/relative` (directories on the way created, a
+ * symbolic link among them refused with `ELOOP`), then syncs the directory that now holds it.
+ * Both must be on one filesystem (else `EXDEV`).
+ */
+export async function moveIntoPlace(path: string, root: string, relative: string): Promise<void> {
+  await checkDirectoriesBeneath(root, relative, true)
+  const target = join(root, relative)
+  await rename(path, target)
+  await syncDirectory(dirname(target))
+}
+
 /** Creates an empty temporary file (mode 0644) in `directory`, named after this process. */
 export async function createTempFile(directory: string): Promise<TempFile> {
   const path = join(directory, `${process.pid}-${randomUUID()}`)
@@ -74,11 +86,8 @@ export async function createTempFile(directory: string): Promise<TempFile> {
     async commit(root, relative) {
       await file.sync()
       await close()
-      await checkDirectoriesBeneath(root, relative, true)
-      const target = join(root, relative)
-      await rename(path, target)
+      await moveIntoPlace(path, root, relative)
       gone = true
-      await syncDirectory(dirname(target))
     },
     async discard() {
       await close().catch(() => {})

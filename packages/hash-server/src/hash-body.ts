@@ -78,6 +78,7 @@ export function createBodyHashing(
       (length) =>
       (names): DigestEngine =>
         pool &&
+        !store?.paced &&
         names.length > 0 &&
         (length === undefined || length >= THREAD_THRESHOLD) &&
         pool.worthFor(names)

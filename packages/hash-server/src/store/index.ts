@@ -39,6 +39,12 @@ export type Unopenable = 'missing' | 'symlink'
 export interface ObjectStore {
   /** Where it keeps objects, for messages: a directory, `s3://bucket/prefix`. */
   readonly location: string
+  /**
+   * True when the store takes bytes more slowly than one core hashes them (a service over the
+   * network): bodies bound for it are hashed on the request thread, since a hashing thread would
+   * add its hand-offs and its memory without making them any faster.
+   */
+  readonly paced?: boolean
   /** Sets the store up and checks that it can be written; rejects with the reason otherwise. */
   init(): Promise<void>
   /** Starts storing a body. */

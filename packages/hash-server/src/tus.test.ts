@@ -420,6 +420,39 @@ describe('tus 1.0 core and extensions', () => {
     expect(res.headers.get('repr-digest')).toBe(`md5=:${b64('md5', data)}:`)
   })
 
+  it('goes on serving when a PATCH breaks off while a restarted upload reads its bytes back', async () => {
+    const first = await start()
+    const MiB = 1024 * 1024
+    const data = randomBytes(64 * MiB)
+    const kept = 32 * MiB
+    const upload = await createUpload(first.url, { 'Upload-Length': String(data.length) })
+    expect((await patch(upload, 0, data.subarray(0, kept))).status).toBe(204)
+    await first.close()
+    const second = await start({ dir: first.dir })
+    const at = new URL(new URL(upload).pathname, second.url).href
+    // The connection ends right after the PATCH's first bytes, while the server is still reading
+    // the 32 MiB kept before the restart back into the upload's digest state.
+    const socket = connect(second.port, '127.0.0.1')
+    socket.on('error', () => {})
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    const sent = data.subarray(kept, kept + 1000)
+    socket.write(
+      `PATCH ${new URL(at).pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n` +
+        `Content-Type: application/offset+octet-stream\r\nUpload-Offset: ${kept}\r\n` +
+        `Content-Length: ${data.length - kept}\r\n\r\n`,
+    )
+    socket.write(sent, () => socket.destroy())
+    await closed
+    const res = await head(at)
+    expect(res.status).toBe(200)
+    const offset = Number(res.headers.get('upload-offset'))
+    expect(offset).toBeGreaterThanOrEqual(kept)
+    expect(offset).toBeLessThanOrEqual(kept + sent.length)
+    const done = await patch(at, offset, data.subarray(offset))
+    expect(done.status).toBe(204)
+    expect(done.headers.get('repr-digest')).toBe(`md5=:${b64('md5', data)}:`)
+  })
+
   it('lets each new request end the one holding the upload, keeping what it received', async () => {
     const { url, port } = await start()
     const upload = await createUpload(url, { 'Upload-Length': '1000000' })

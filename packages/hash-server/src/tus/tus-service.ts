@@ -214,8 +214,11 @@ export function createTusService(
   async function receive(exchange: Exchange, upload: TusUpload, checks: PatchCheck[]) {
     exchange.continue()
     try {
-      await upload.receive(requestBody(exchange.req), checks, hashing.maxBodySize, (bytes) =>
-        hashing.metrics.countHashed(bytes),
+      await upload.receive(
+        () => requestBody(exchange.req),
+        checks,
+        hashing.maxBodySize,
+        (bytes) => hashing.metrics.countHashed(bytes),
       )
     } catch (error) {
       // Every byte arrived but the connection broke before the request ended: finish anyway, so

@@ -74,12 +74,14 @@ export class TusUpload {
    * is all or nothing: on a mismatch or a break the data file is cut back to where the PATCH
    * started and the digest state restored from a copy taken then.
    *
+   * @param openBody opens the PATCH's body; called once the upload is ready to write it, so that
+   *   a body that breaks off while the digest state is read back fails into the pipeline
    * @param onBytes called with each batch of bytes written (for counters)
    * @throws {ChecksumMismatchError} when a check fails (nothing of the PATCH is kept)
    * @throws {UploadLengthExceededError} past `Upload-Length`; {BodyTooLargeError} past `maxBytes`
    */
   async receive(
-    body: Readable,
+    openBody: () => Readable,
     checks: readonly PatchCheck[],
     maxBytes: number,
     onBytes: (bytes: number) => void,
@@ -96,7 +98,7 @@ export class TusUpload {
     const file = await this.#directory.openData(this.id)
     const appender = this.#appender(file, [...hashes, ...checkHashes], maxBytes, onBytes)
     try {
-      await pipeline(body, appender.stream).catch(async (error: unknown) => {
+      await pipeline(openBody(), appender.stream).catch(async (error: unknown) => {
         // A broken body fails the pipeline at once: the batch being written still counts.
         await appender.settled()
         throw error

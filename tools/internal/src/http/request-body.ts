@@ -25,7 +25,8 @@ function aborted(): Error {
  * A request that is already over when this is called is seen for what it is: one whose body was
  * read to its end ends at once; one that was destroyed, or whose body the server's parser
  * refused (a malformed chunked body, see `hardenServer`), fails at once, so that no caller waits
- * for an 'end' that will never come.
+ * for an 'end' that will never come. Open it only when it is about to be consumed (pipeline):
+ * it fails as soon as the request does, and an 'error' nobody listens for ends the process.
  */
 export function requestBody(req: IncomingMessage): Readable {
   const onData = (chunk: Buffer): void => {

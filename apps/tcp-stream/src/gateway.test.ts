@@ -285,6 +285,11 @@ describe('1,000 aborted requests of each kind', () => {
       },
     ]
     await checkAbortedRequests([gateway.child.pid ?? 0, service.child.pid ?? 0], kinds)
+    // On a loaded machine a health probe may time out during the aborts and mark the service down
+    // until a later round finds it well again: wait for that state, then stream.
+    await expect
+      .poll(async () => (await fetch(`${gateway.url}/health`)).status, { timeout: 30_000 })
+      .toBe(200)
     expect((await post(`${gateway.url}/stream?size=1000`)).status).toBe(200)
   }, 180_000)
 })

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { requestBody, unsupportedTransferCoding } from '@sluice/internal/http'
+import { abandonRequest, requestBody, unsupportedTransferCoding } from '@sluice/internal/http'
 import { answer, refuse } from './answer.js'
 import { contentTypeOf } from './content-type.js'
 import {
@@ -86,10 +86,12 @@ export async function ingestRoute(
   if (Number(req.headers['content-length'] ?? 0) > maxObjectSize) {
     return refuse(res, new ObjectTooLargeError(maxObjectSize), failed)
   }
-  const upload = await origin.begin(key, contentHeaders(req, key), (error) => req.destroy(error))
+  const upload = await origin.begin(key, contentHeaders(req, key), (error) =>
+    abandonRequest(req, error),
+  )
   if (upload instanceof ChunkedServerError) return refuse(res, upload)
   if (ingestIdleTimeout > 0) {
-    req.setTimeout(ingestIdleTimeout, () => req.destroy(new Error('upload idle')))
+    req.setTimeout(ingestIdleTimeout, () => abandonRequest(req, new Error('upload idle')))
   }
   try {
     const body = requestBody(req)

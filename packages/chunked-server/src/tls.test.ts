@@ -121,4 +121,35 @@ describe('HTTPS and HTTP/2', () => {
       await server.close()
     }
   })
+  it('goes on serving after an HTTP/2 upload refused with 413 is left idle by its client', async () => {
+    const server = await listen(
+      createChunkedServer({
+        root: join(dir.path, 'idle'),
+        tls,
+        maxObjectSize: 100_000,
+        ingestIdleTimeout: 300,
+      }),
+    )
+    const session = connect(`https://127.0.0.1:${server.port}`, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    try {
+      // The client sends too much, reads the 413, then neither ends nor resets its stream: the
+      // server's idle timeout destroys the request after its handler has finished with it.
+      const refused = h2(session, { ':method': 'PUT', ':path': '/live/big.bin' })
+      refused.stream.write(randomBytes(200_000))
+      const answer = await refused.done
+      expect(answer.status).toBe(413)
+      expect(answer.body.toString()).toContain('100000')
+      await new Promise((resolve) => refused.stream.once('close', resolve))
+      const stored = h2(session, { ':method': 'PUT', ':path': '/live/small.bin' })
+      stored.stream.end(Buffer.from('still here'))
+      expect((await stored.done).status).toBe(201)
+      const read = h2(session, { ':method': 'GET', ':path': '/live/small.bin' })
+      read.stream.end()
+      expect((await read.done).body.toString()).toBe('still here')
+    } finally {
+      session.destroy()
+      await server.close()
+    }
+  })
 })

@@ -25,7 +25,7 @@ export {
 } from './observe.js'
 export { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 export { type ReportPaths, reportRoute } from './reports.js'
-export { bodyBytesReceived, requestBody } from './request-body.js'
+export { abandonRequest, bodyBytesReceived, requestBody } from './request-body.js'
 export {
   fileEtag,
   fileRepresentation,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 
 /** Body bytes read through {@link requestBody}, by request. */
@@ -75,4 +75,17 @@ export function requestBody(req: IncomingMessage): Readable {
   // The server's parser refused the rest of the body (malformed chunked framing).
   req.on(PARSE_ERROR, onError)
   return body
+}
+
+/**
+ * Gives up on a request whose body is still coming (idle, superseded, deleted): node:http's
+ * `req.destroy(error)` closes the connection, and the client sees it. An HTTP/2 request's
+ * `destroy()` only ends the request object and leaves its stream open, so a client would go on
+ * sending into a request nobody reads: its stream is reset instead (the compatibility layer
+ * keeps stream errors to itself).
+ */
+export function abandonRequest(req: IncomingMessage, error: Error): void {
+  const { stream } = req as IncomingMessage & { stream?: Duplex }
+  if (req.httpVersionMajor === 2 && stream !== undefined) stream.destroy(error)
+  else req.destroy(error)
 }

@@ -142,7 +142,14 @@ async function* readFile(path: string, size: number): AsyncIterable<Uint8Array> 
     slots[slot] ??= Buffer.allocUnsafeSlow(slotSize)
     return file.read(slots[slot] as Buffer, 0, slotSize, null)
   }
-  let pending = read()
+  // A read ahead fails while the consumer holds the last chunk: that failure is seen at the next
+  // await, or discarded if the consumer stops here; never an unhandled rejection meanwhile.
+  const readAhead = () => {
+    const next = read()
+    next.catch(() => {})
+    return next
+  }
+  let pending = readAhead()
   let seen = 0
   try {
     for (;;) {
@@ -156,7 +163,7 @@ async function* readFile(path: string, size: number): AsyncIterable<Uint8Array> 
       }
       if (bytesRead === 0) return
       slot = (slot + 1) % READ_SLOTS
-      pending = read()
+      pending = readAhead()
       yield buffer.subarray(0, bytesRead)
     }
   } catch (error) {
@@ -244,6 +251,10 @@ async function sourceReader(name: string, source: FileSource): Promise<SourceRea
     }
   }
   if (source instanceof ReadableStream || isAsyncIterable(source)) {
+    // A Node stream may fail (a file that cannot be opened) before its part's turn comes: until
+    // then nobody listens, and an unheard 'error' ends the process. Reading it later still
+    // fails with that error, as a SourceError naming the part.
+    if (source instanceof Readable) source.on('error', () => {})
     let opened = false
     const open = () => {
       if (opened) throw new SourceError(`the source of part "${name}" was already read`)

@@ -167,6 +167,26 @@ describe('upload()', () => {
     ).rejects.toMatchObject({ code: 'MPC_ERR_SOURCE' })
   })
 
+  it('fails a stream that errors before its turn with a SourceError, not an uncaught error', async () => {
+    const server = await busboyServer()
+    // The stream fails to open while the 6 MiB part before it is still being sent.
+    const missing = createReadStream(join(dir.path, 'missing.bin'))
+    await expect(
+      upload(server.url, [
+        { name: 'first', path: big.path },
+        { name: 'second', source: missing },
+      ]),
+    ).rejects.toMatchObject({
+      code: 'MPC_ERR_SOURCE',
+      message: expect.stringContaining('"second"'),
+      cause: { code: 'ENOENT' },
+    })
+    expect(missing.destroyed).toBe(true)
+    const res = await upload(server.url, [{ name: 'again', path: small.path }])
+    expect(res.status).toBe(200)
+    await res.body.dump()
+  })
+
   it('fails a file that grows after the upload started instead of sending a wrong body', async () => {
     const server = await busboyServer()
     const path = join(dir.path, 'growing.txt')

@@ -99,6 +99,23 @@ export function storageContract(
       }
     })
 
+    it('lets a range that is opened, then dropped unread, go without a failure even as the storage closes', async () => {
+      const { storage, cleanup } = await make()
+      let closed = false
+      try {
+        const chunks = Array.from({ length: 40 }, () => randomBytes(10_000))
+        await appendWhole(storage, 'dropped.bin', chunks)
+        const content = ok(await storage.representation('dropped.bin'))
+        // A client that asked for a range from the middle and left before its first byte.
+        content.open(234_567, content.size - 1).destroy()
+        // Whatever the open had started must not fail (unhandled) as the storage closes.
+        await cleanup()
+        closed = true
+      } finally {
+        if (!closed) await cleanup()
+      }
+    })
+
     it('has one appender per resource (on every server sharing it), and checks offsets', async () => {
       const { storage, peer, cleanup } = await make()
       try {

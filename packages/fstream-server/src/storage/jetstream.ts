@@ -368,17 +368,19 @@ export class JetStreamStorage implements ResourceStorage {
       contentType: 'application/octet-stream',
       open: (from, until) => {
         const stop = new AbortController()
-        const bytes = (async function* (seqOf: Promise<number>) {
+        // Looked up on the first read: a range dropped unread starts nothing that could fail.
+        const startSeq = () => this.#seqOf(subject, from, last)
+        const bytes = (async function* () {
           yield* readResource({
             js,
             stream,
             subject,
-            startSeq: await seqOf,
+            startSeq: await startSeq(),
             from,
             until,
             signal: stop.signal,
           })
-        })(this.#seqOf(subject, from, last))
+        })()
         const readable = Readable.from(bytes, { objectMode: false })
         readable.once('close', () => stop.abort())
         return readable

@@ -103,7 +103,11 @@ export class LlPublisher {
       this.#options.onPlaylist?.(text)
     }
     for (const removed of this.#playlist.takeRemoved()) {
-      this.#deletions.push(deleteObject(`${this.#origin}${this.#directory}${removed}`))
+      // Best effort (the origin expires old objects by their max-age anyway); a failed one must
+      // not be an unhandled rejection while it waits for the next batch to be settled.
+      const deletion = deleteObject(`${this.#origin}${this.#directory}${removed}`)
+      deletion.catch(() => {})
+      this.#deletions.push(deletion)
     }
     if (this.#deletions.length > 64) await Promise.allSettled(this.#deletions.splice(0))
   }

@@ -59,7 +59,7 @@ interface NodePorts {
 async function healthy(monitor: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) break
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) break
     const ok = await fetch(`http://127.0.0.1:${monitor}/healthz`).then(
       (res) => res.ok,
       () => false,
@@ -185,6 +185,9 @@ function natsNode(name: string, configPath: string, ports: NodePorts): NatsNode 
       output = ''
       const started = spawn('nats-server', ['-c', configPath], {
         stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      started.on('error', (error) => {
+        output += `\n${error.message}`
       })
       started.stderr.setEncoding('utf8')
       started.stderr.on('data', (chunk: string) => {

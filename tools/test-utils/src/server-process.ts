@@ -39,6 +39,8 @@ export async function startServerProcess(
     child.once('exit', (code) =>
       reject(new Error(`${command} exited with ${code} before listening`)),
     )
+    // Spawning failed (no such command), or a later kill did: never an unheard 'error'.
+    child.on('error', reject)
   })
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),

@@ -134,6 +134,12 @@ describe('startServerProcess', () => {
       'exited with 3 before listening',
     )
   })
+
+  it('rejects with the spawn error when the command does not exist', async () => {
+    await expect(startServerProcess('sluice-no-such-command', [])).rejects.toMatchObject({
+      code: 'ENOENT',
+    })
+  })
 })
 
 describe('missingTool', () => {

@@ -71,6 +71,9 @@ export async function startVarnish(vcl: string, storage = '256m'): Promise<Varni
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let stderr = ''
+  child.on('error', (error) => {
+    stderr += `\n${error.message}`
+  })
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk: string) => {
     stderr += chunk

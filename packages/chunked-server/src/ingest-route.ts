@@ -86,12 +86,17 @@ export async function ingestRoute(
   if (Number(req.headers['content-length'] ?? 0) > maxObjectSize) {
     return refuse(res, new ObjectTooLargeError(maxObjectSize), failed)
   }
-  const upload = await origin.begin(key, contentHeaders(req, key), (error) =>
-    abandonRequest(req, error),
-  )
+  // Why the upload was given up on (idle, replaced, deleted): over HTTP/2 the body then fails
+  // with a reset, not with this reason, and the request even looks complete.
+  let abandoned: Error | undefined
+  const abandon = (error: Error) => {
+    abandoned ??= error
+    abandonRequest(req, error)
+  }
+  const upload = await origin.begin(key, contentHeaders(req, key), abandon)
   if (upload instanceof ChunkedServerError) return refuse(res, upload)
   if (ingestIdleTimeout > 0) {
-    req.setTimeout(ingestIdleTimeout, () => abandonRequest(req, new Error('upload idle')))
+    req.setTimeout(ingestIdleTimeout, () => abandon(new Error('upload idle')))
   }
   try {
     const body = requestBody(req)
@@ -110,7 +115,7 @@ export async function ingestRoute(
         : `received ${key} (${meta.size} bytes); an upload of it that started later replaced it`,
     )
   } catch (error) {
-    const failure = uploadFailure(error, req.complete)
+    const failure = uploadFailure(abandoned ?? error, req.complete && abandoned === undefined)
     options.metrics.countUpload(failure.code, upload.bytes.size)
     await origin.fail(upload, failure)
     if (!res.headersSent && !res.destroyed) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type ClientHttp2Session, connect } from 'node:http2'
+import { type ClientHttp2Session, connect, constants } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { listen, selfSignedCertificate, tempDir } from '@sluice/test-utils'
@@ -141,12 +141,39 @@ describe('HTTPS and HTTP/2', () => {
       expect(answer.status).toBe(413)
       expect(answer.body.toString()).toContain('100000')
       await new Promise((resolve) => refused.stream.once('close', resolve))
+      // The answer was complete: the reset only asks the client to stop sending (RFC 9113 8.1).
+      expect(refused.stream.rstCode).toBe(constants.NGHTTP2_NO_ERROR)
       const stored = h2(session, { ':method': 'PUT', ':path': '/live/small.bin' })
       stored.stream.end(Buffer.from('still here'))
       expect((await stored.done).status).toBe(201)
       const read = h2(session, { ':method': 'GET', ':path': '/live/small.bin' })
       read.stream.end()
       expect((await read.done).body.toString()).toBe('still here')
+    } finally {
+      session.destroy()
+      await server.close()
+    }
+  })
+  it('resets an HTTP/2 upload that goes idle mid-body and counts it as aborted, not failed', async () => {
+    const server = await listen(
+      createChunkedServer({ root: join(dir.path, 'idle-body'), tls, ingestIdleTimeout: 300 }),
+    )
+    const session = connect(`https://127.0.0.1:${server.port}`, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    try {
+      const stalled = h2(session, { ':method': 'PUT', ':path': '/live/stalled.bin' })
+      stalled.done.catch(() => {})
+      stalled.stream.write(randomBytes(10_000))
+      await new Promise((resolve) => stalled.stream.once('close', resolve))
+      expect(stalled.stream.rstCode).toBe(constants.NGHTTP2_CANCEL)
+      const metrics = h2(session, { ':method': 'GET', ':path': '/metrics' })
+      metrics.stream.end()
+      const text = (await metrics.done).body.toString()
+      expect(text).toContain('chunked_server_uploads_total{outcome="CHUNKED_ERR_UPLOAD_ABORTED"} 1')
+      expect(text).not.toContain('CHUNKED_ERR_STORAGE"}')
+      const gone = h2(session, { ':method': 'HEAD', ':path': '/live/stalled.bin' })
+      gone.stream.end()
+      expect((await gone.done).status).toBe(404)
     } finally {
       session.destroy()
       await server.close()

@@ -1,6 +1,12 @@
 import { closingDelimiter, createBoundary, encodePart } from './encode.js'
 import { EarlyResponseError, InvalidArgumentError, type MultipartClientError } from './errors.js'
-import { type FileSource, type PartOptions, type PreparedPart, preparePart } from './parts.js'
+import {
+  type FileSource,
+  type PartOptions,
+  type PreparedPart,
+  preparePart,
+  releaseSource,
+} from './parts.js'
 import { type RequestOptions, sendRequest, type UploadResponse } from './request.js'
 
 /** Options of {@link MultipartClient}: the request's, and the default field name. */
@@ -10,6 +16,7 @@ export interface MultipartClientOptions extends RequestOptions {
 }
 
 interface Queued {
+  readonly source: FileSource
   readonly prepared: Promise<PreparedPart>
   resolve(): void
   reject(error: Error): void
@@ -61,7 +68,7 @@ export class MultipartClient {
     return new Promise<void>((resolve, reject) => {
       const prepared = preparePart(described, this.#boundary)
       prepared.catch(() => {})
-      this.#push({ prepared, resolve, reject })
+      this.#push({ source, prepared, resolve, reject })
       // The response is awaited by close(); its failure reaches each part through the queue.
       void this.#start()
     })
@@ -151,6 +158,10 @@ export class MultipartClient {
   #settleQueue(error: Error): void {
     this.#closed = true
     this.#current?.reject(error)
-    for (const item of this.#queue.splice(0)) if (item !== END) item.reject(error)
+    for (const item of this.#queue.splice(0)) {
+      if (item === END) continue
+      releaseSource(item.source)
+      item.reject(error)
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { basename, extname } from 'node:path'
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { InvalidArgumentError, SourceError } from './errors.js'
 
 /**
@@ -218,6 +218,25 @@ interface SourceReader {
   readonly filename?: string | undefined
 }
 
+/** A Node stream, from node:stream or a copy of it such as the readable-stream package. */
+function isNodeStream(source: unknown): source is Readable {
+  const candidate = source as Partial<Readable> | null
+  return (
+    typeof candidate?.on === 'function' &&
+    typeof candidate.destroy === 'function' &&
+    typeof candidate.pipe === 'function'
+  )
+}
+
+/**
+ * Destroys a Node stream source that the upload did not read to its end (a part after
+ * an early 413, after a failure): a file stream would otherwise keep its descriptor open. Other
+ * sources hold nothing.
+ */
+export function releaseSource(source: FileSource | undefined): void {
+  if (isNodeStream(source) && !source.readableEnded && !source.destroyed) source.destroy()
+}
+
 async function sourceReader(name: string, source: FileSource): Promise<SourceReader> {
   if (typeof source === 'string' || source instanceof Uint8Array) {
     const bytes = typeof source === 'string' ? Buffer.from(source) : source
@@ -232,7 +251,7 @@ async function sourceReader(name: string, source: FileSource): Promise<SourceRea
       filename: typeof File !== 'undefined' && source instanceof File ? source.name : undefined,
     }
   }
-  if ('path' in source && typeof source.path === 'string' && !(source instanceof Readable)) {
+  if ('path' in source && typeof source.path === 'string' && !isNodeStream(source)) {
     const path = source.path
     let size: number
     try {
@@ -254,7 +273,7 @@ async function sourceReader(name: string, source: FileSource): Promise<SourceRea
     // A Node stream may fail (a file that cannot be opened) before its part's turn comes: until
     // then nobody listens, and an unheard 'error' ends the process. Reading it later still
     // fails with that error, as a SourceError naming the part.
-    if (source instanceof Readable) source.on('error', () => {})
+    if (isNodeStream(source)) source.on('error', () => {})
     let opened = false
     const open = () => {
       if (opened) throw new SourceError(`the source of part "${name}" was already read`)

@@ -255,14 +255,24 @@ describe('upload()', () => {
   it('returns an early 413 and stops sending the rest of the body', async () => {
     const server = await hashServer({ maxBodySize: 256 * 1024 })
     let loaded = 0
-    const res = await upload(server.url, [{ name: 'f', source: createReadStream(big.path) }], {
-      onProgress: (p) => {
-        loaded = p.loaded
+    const notReached = createReadStream(small.path)
+    const res = await upload(
+      server.url,
+      [
+        { name: 'f', source: createReadStream(big.path) },
+        { name: 'g', source: notReached },
+      ],
+      {
+        onProgress: (p) => {
+          loaded = p.loaded
+        },
       },
-    })
+    )
     expect(res.status).toBe(413)
     expect(await res.body.text()).toContain('exceeds the limit')
     expect(loaded).toBeLessThan(big.size)
+    // A stream the upload never reached is closed, its file descriptor with it.
+    expect(notReached.destroyed).toBe(true)
   })
 
   it('aborts mid-part with an AbortError, closing the request, and leaves no abort listener', async () => {
@@ -407,7 +417,8 @@ describe('MultipartClient', () => {
     const server = await hashServer({ maxBodySize: 128 * 1024 })
     const client = new MultipartClient(server.url)
     const first = client.sendUnclose({ path: big.path })
-    const second = client.sendUnclose({ path: small.path })
+    const unread = createReadStream(small.path)
+    const second = client.sendUnclose(unread)
     const settled = Promise.allSettled([first, second])
     const res = await client.close()
     expect(res.status).toBe(413)
@@ -418,6 +429,7 @@ describe('MultipartClient', () => {
       status: 'rejected',
       reason: { code: 'MPC_ERR_EARLY_RESPONSE', status: 413 },
     })
+    expect(unread.destroyed).toBe(true)
   })
 
   it('rejects every part with the connection error', async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bodyLength, createBoundary, encodeBody } from './encode.js'
 import { ConnectionError, InvalidArgumentError, UploadAbortedError } from './errors.js'
-import { type Part, type PreparedPart, preparePart } from './parts.js'
+import { type Part, type PreparedPart, preparePart, releaseSource } from './parts.js'
 import { type RequestOptions, sendRequest, type UploadResponse } from './request.js'
 
 /** Progress of an upload, reported as bytes are handed to the connection. */
@@ -61,7 +61,8 @@ function retryPolicy(retry: UploadOptions['retry']): Required<RetryOptions> | un
  *
  * A refused connection rejects at once with `MPC_ERR_CONNECTION` (its cause attached) unless
  * `retry` is set. A server that answers before the body is complete (413, 401) stops the upload
- * and its response is returned.
+ * and its response is returned. Node stream sources the upload did not read to their end (parts
+ * after an early response or a failure) are destroyed when it settles, closing their files.
  *
  * @example
  * const res = await upload('http://127.0.0.1:8080/', [
@@ -76,6 +77,18 @@ export async function upload(
   options: UploadOptions = {},
 ): Promise<UploadResponse> {
   if (options.signal?.aborted) throw new UploadAbortedError({ cause: options.signal.reason })
+  try {
+    return await uploadParts(url, parts, options)
+  } finally {
+    for (const part of parts) if ('source' in part) releaseSource(part.source)
+  }
+}
+
+async function uploadParts(
+  url: string | URL,
+  parts: readonly Part[],
+  options: UploadOptions,
+): Promise<UploadResponse> {
   const boundary = createBoundary()
   const prepared: PreparedPart[] = []
   for (const part of parts) prepared.push(await preparePart(part, boundary))

@@ -193,7 +193,11 @@ function natsNode(name: string, configPath: string, ports: NodePorts): NatsNode 
       started.stderr.on('data', (chunk: string) => {
         output = (output + chunk).slice(-20_000)
       })
-      exited = new Promise((resolve) => started.once('exit', () => resolve()))
+      exited = new Promise((resolve) => {
+        started.once('exit', () => resolve())
+        // A spawn that failed emits 'error' and never 'exit'.
+        started.once('error', () => started.pid === undefined && resolve())
+      })
       child = started
       await healthy(ports.monitor, started, () => output)
     },

@@ -78,7 +78,11 @@ export async function startVarnish(vcl: string, storage = '256m'): Promise<Varni
   child.stderr.on('data', (chunk: string) => {
     stderr += chunk
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    // A spawn that failed emits 'error' and never 'exit'.
+    child.once('error', () => child.pid === undefined && resolve())
+  })
   const admin = async (...args: string[]) =>
     (await execFileAsync('varnishadm', ['-n', workdir, ...args])).stdout
   const varnish: Varnish = {

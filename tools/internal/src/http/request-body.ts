@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
-import { type Duplex, Readable } from 'node:stream'
+import { constants as http2Constants, type ServerHttp2Stream } from 'node:http2'
+import { Readable } from 'node:stream'
 import { PARSE_ERROR, parseErrorOf } from './parse-error.js'
 
 /** Body bytes read through {@link requestBody}, by request. */
@@ -81,11 +82,15 @@ export function requestBody(req: IncomingMessage): Readable {
  * Gives up on a request whose body is still coming (idle, superseded, deleted): node:http's
  * `req.destroy(error)` closes the connection, and the client sees it. An HTTP/2 request's
  * `destroy()` only ends the request object and leaves its stream open, so a client would go on
- * sending into a request nobody reads: its stream is reset instead (the compatibility layer
- * keeps stream errors to itself).
+ * sending into a request nobody reads: its stream is reset instead, with NO_ERROR when the
+ * response is already complete (RFC 9113 8.1: stop sending, the answer stands), CANCEL otherwise.
  */
 export function abandonRequest(req: IncomingMessage, error: Error): void {
-  const { stream } = req as IncomingMessage & { stream?: Duplex }
-  if (req.httpVersionMajor === 2 && stream !== undefined) stream.destroy(error)
-  else req.destroy(error)
+  const { stream } = req as IncomingMessage & { stream?: ServerHttp2Stream }
+  if (req.httpVersionMajor !== 2 || stream === undefined) {
+    req.destroy(error)
+    return
+  }
+  const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2Constants
+  stream.close(stream.writableEnded ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL)
 }

@@ -279,7 +279,17 @@ async function play(mode: Mode, until: string, { generator = false, deltas = 0 }
     })
     await page.goto(`${origin.url}${MODES[mode].page}`)
     // Page code runs in the browser: passed as text, as this file is type-checked without the DOM.
-    await page.waitForFunction(until, undefined, { timeout: 30_000, polling: 250 })
+    // Chromium, ffmpeg and the player share two cores (four busy ones in CI's load runs): a
+    // generous bound, and a timeout that says what the page saw.
+    await page
+      .waitForFunction(until, undefined, { timeout: 45_000, polling: 250 })
+      .catch(async (error: Error) => {
+        const seen = await page.evaluate('JSON.stringify(window.playerState)').catch(() => '?')
+        throw new Error(
+          `${error.message}; player state: ${seen}; page errors: ${JSON.stringify(pageErrors)}`,
+          { cause: error },
+        )
+      })
     await expect.poll(() => deltasLoaded, { timeout: 30_000 }).toBeGreaterThanOrEqual(deltas)
     // Let the player settle at its distance from live, then read it as a person would.
     await new Promise((resolve) => setTimeout(resolve, 3_000))
@@ -311,7 +321,7 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
   'players in Chromium',
   () => {
     it('hls.js plays LL-HLS: parts are loaded, playback advances, latency well under 3 s', {
-      timeout: 60_000,
+      timeout: 90_000,
     }, async () => {
       // The playlist offers delta updates (CAN-SKIP-UNTIL): hls.js asks for them once the window
       // holds more than six segments, and merges what the origin sends into what it has.
@@ -325,7 +335,7 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
     })
 
     it('dash.js plays LL-DASH from segments read while they are encoded, latency under 3 s', {
-      timeout: 60_000,
+      timeout: 90_000,
     }, async () => {
       const played = await play(
         'dash',
@@ -343,7 +353,7 @@ describe.skipIf(chromiumMissing !== undefined || ffmpegMissing !== undefined)(
 
 describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ffmpeg)', () => {
   it('hls.js plays its LL-HLS audio parts: parts are loaded, playback advances, latency under 3 s', {
-    timeout: 60_000,
+    timeout: 90_000,
   }, async () => {
     const played = await play(
       'll',

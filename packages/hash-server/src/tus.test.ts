@@ -324,7 +324,12 @@ describe('tus 1.0 core and extensions', () => {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     expect((await head(upload)).status).toBe(404)
-    expect((await readdir(tusDir)).filter((name) => name !== '.tmp')).toEqual([])
+    // The upload is forgotten first (404 at once), then its files are removed.
+    await expect
+      .poll(async () => (await readdir(tusDir)).filter((name) => name !== '.tmp'), {
+        timeout: 10_000,
+      })
+      .toEqual([])
   })
 
   it('refuses more uploads in progress than allowed with 503 and Retry-After', async () => {

@@ -368,7 +368,7 @@ describe.skipIf(
   chromiumMissing !== undefined || ffmpegMissing !== undefined || varnishMissing !== undefined,
 )('LL-HLS through a Varnish edge', () => {
   it('plays in hls.js through the edge, which coalesces the players’ blocking reloads', {
-    timeout: 90_000,
+    timeout: 150_000,
   }, async () => {
     await publishPlayer(origin.url)
     running.push(startFeed(origin.url, 'll'))
@@ -395,7 +395,7 @@ describe.skipIf(
         await page.waitForFunction(
           'window.playerState.parts >= 25 && window.playerState.latency !== undefined',
           undefined,
-          { timeout: 40_000, polling: 250 },
+          { timeout: 60_000, polling: 250 },
         )
       }
       const states = (await Promise.all(

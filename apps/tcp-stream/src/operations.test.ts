@@ -77,8 +77,10 @@ describe('service status port', () => {
     await expect.poll(() => service.output()).toMatch(/status listening on http:\/\//)
     const status = /status listening on (http:\/\/\S+)/.exec(service.output())?.[1] ?? ''
     const port = Number(new URL(service.url).port)
+    // A probe may take long on a loaded machine: one timed out is a backend marked down.
     const { server, pool } = createGateway({
       backends: { kind: 'static', backends: [backendAt('127.0.0.1', port)] },
+      timeoutMs: 5_000,
     })
     await pool.refresh()
     const gateway = await listen(server)

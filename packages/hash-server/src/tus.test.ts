@@ -397,7 +397,9 @@ describe('tus 1.0 core and extensions', () => {
   })
 
   it('keeps what a restart finds: finished uploads with their digests, unfinished ones with their bytes and expiry', async () => {
-    const first = await start({ expire: 3_000 })
+    // Scaled so that the restarted server has seconds, not a moment, before the unfinished
+    // upload's expiry (counted from its data file's last write) on a loaded machine.
+    const first = await start({ expire: 8_000 })
     const { dir, url } = first
     const whole = randomBytes(70_000)
     const finished = await createUpload(url, { 'Upload-Length': String(whole.length) })
@@ -405,13 +407,13 @@ describe('tus 1.0 core and extensions', () => {
     const unfinished = await createUpload(url, { 'Upload-Length': String(data.length) })
     const createdAt = Date.now()
     // Touched after its record was written: the data file's time counts at the next start.
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await new Promise((resolve) => setTimeout(resolve, 4_000))
     await patch(unfinished, 0, data.subarray(0, 1_000_000))
     await patch(finished, 0, whole)
     await first.close()
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, createdAt + 3_300 - Date.now())))
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, createdAt + 8_300 - Date.now())))
 
-    const second = await start({ expire: 3_000, dir })
+    const second = await start({ expire: 8_000, dir })
     const at = (upload: string) => new URL(new URL(upload).pathname, second.url).href
     let res = await head(at(finished))
     expect([res.status, res.headers.get('upload-offset'), res.headers.get('repr-digest')]).toEqual([

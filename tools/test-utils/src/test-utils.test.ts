@@ -104,7 +104,7 @@ describe('runCli', () => {
 
   it('measures the peak RSS of a child that allocates 64 MiB', async () => {
     const script =
-      'const b = Buffer.alloc(64 * 1024 * 1024, 1); setTimeout(() => console.log(b[0]), 300)'
+      'const b = Buffer.alloc(64 * 1024 * 1024, 1); setTimeout(() => console.log(b[0]), 2000)'
     const result = await runCli(process.execPath, ['-e', script], { measureRss: true })
     expect(result.stdout.toString().trim()).toBe('1')
     expect(result.peakRss).toBeGreaterThan(64 * 1024 * 1024)

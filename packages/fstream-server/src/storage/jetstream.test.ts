@@ -117,7 +117,6 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
       await (await jetstreamManager(connection)).streams.purge(`KV_${stream}_LEASES`, {
         filter: `$KV.${stream}_LEASES.${key}`,
       })
-      expect(await leases.get(key)).toBeNull()
       // The next renewal finds it gone, the resource's last message its own: it takes it again.
       await expect
         .poll(async () => (await leases.get(key))?.string(), { timeout: 10_000 })

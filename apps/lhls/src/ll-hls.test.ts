@@ -278,18 +278,7 @@ async function play(mode: Mode, until: string, { generator = false, deltas = 0 }
       )
     })
     await page.goto(`${origin.url}${MODES[mode].page}`)
-    // Page code runs in the browser: passed as text, as this file is type-checked without the DOM.
-    // Chromium, ffmpeg and the player share two cores (four busy ones in CI's load runs): a
-    // generous bound, and a timeout that says what the page saw.
-    await page
-      .waitForFunction(until, undefined, { timeout: 45_000, polling: 250 })
-      .catch(async (error: Error) => {
-        const seen = await page.evaluate('JSON.stringify(window.playerState)').catch(() => '?')
-        throw new Error(
-          `${error.message}; player state: ${seen}; page errors: ${JSON.stringify(pageErrors)}`,
-          { cause: error },
-        )
-      })
+    await waitForPlayer(page, until, 45_000, pageErrors)
     await expect.poll(() => deltasLoaded, { timeout: 30_000 }).toBeGreaterThanOrEqual(deltas)
     // Let the player settle at its distance from live, then read it as a person would.
     await new Promise((resolve) => setTimeout(resolve, 3_000))
@@ -300,6 +289,28 @@ async function play(mode: Mode, until: string, { generator = false, deltas = 0 }
   } finally {
     await browser.close()
   }
+}
+
+/**
+ * Waits until `until` (page code, passed as text: this file is type-checked without the DOM)
+ * holds of the page. Chromium, ffmpeg and the players share two cores (four busy ones in CI's
+ * load runs): bounds are generous, and a timeout says what the page saw.
+ */
+async function waitForPlayer(
+  page: Parameters<typeof paintedShare>[0],
+  until: string,
+  timeout: number,
+  pageErrors: string[] = [],
+) {
+  await page
+    .waitForFunction(until, undefined, { timeout, polling: 250 })
+    .catch(async (error: Error) => {
+      const seen = await page.evaluate('JSON.stringify(window.playerState)').catch(() => '?')
+      throw new Error(
+        `${error.message}; player state: ${seen}; page errors: ${JSON.stringify(pageErrors)}`,
+        { cause: error },
+      )
+    })
 }
 
 /** hls.js played LL-HLS: no page error, no fatal player error, playback advanced, under 3 s. */
@@ -392,10 +403,10 @@ describe.skipIf(
         }),
       )
       for (const page of players) {
-        await page.waitForFunction(
+        await waitForPlayer(
+          page,
           'window.playerState.parts >= 25 && window.playerState.latency !== undefined',
-          undefined,
-          { timeout: 60_000, polling: 250 },
+          60_000,
         )
       }
       const states = (await Promise.all(

@@ -2,18 +2,13 @@ import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { getEventListeners, once } from 'node:events'
 import { open, writeFile } from 'node:fs/promises'
+import { createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { createFstreamServer } from '@sluice/fstream-server'
-import {
-  checkCommandLineConventions,
-  cleanUpAfterTest,
-  listen,
-  runCli,
-  tempDir,
-} from '@sluice/test-utils'
+import { checkCommandLineConventions, listen, runCli, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
 import { append, follow, openAppend } from './index.js'
 
@@ -134,19 +129,23 @@ describe('follow with reconnect', () => {
       .toBe(part1.length)
     await first.close()
 
-    // The same root on the same port, as after a restart.
-    const server = createFstreamServer({ root: dir.path })
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    cleanUpAfterTest(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    )
-    // The follower's first retry comes 100 ms after the drop: the new appender is there before it.
-    const resumed = openAppend(`http://127.0.0.1:${port}/log`, { offset: part1.length })
+    // The same root, as after a restart. The new appender is connected (and has appended) before
+    // the old port answers again, so the follower's retry finds the resource being appended.
+    const restarted = createFstreamServer({ root: dir.path })
+    const second = await listen(restarted)
+    const resumed = openAppend(`${second.url}/log`, { offset: part1.length })
+    resumed.on('error', () => {})
     resumed.write(part2.subarray(0, 100_000))
+    await expect
+      .poll(async () =>
+        (await fetch(`${second.url}/log`, { method: 'HEAD' })).headers.get('content-length'),
+      )
+      .toBe(String(part1.length + 100_000))
+    await listen(
+      createNetServer((socket) => restarted.emit('connection', socket)),
+      '127.0.0.1',
+      port,
+    )
     const total = () => received.reduce((sum, chunk) => sum + chunk.length, 0)
     await expect.poll(total, { timeout: 5000 }).toBe(part1.length + 100_000)
     resumed.end(part2.subarray(100_000))

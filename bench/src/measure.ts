@@ -43,6 +43,12 @@ export function cpuSeconds(pid: number): number {
   return total / 100
 }
 
+/** CPU seconds (user + system) used so far by one thread of a process: its main thread by default. */
+export function threadCpuSeconds(pid: number, tid: number = pid): number {
+  const fields = statFields(`${pid}/task/${tid}`)
+  return fields === undefined ? 0 : (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 export function mibPerSecond(bytes: number, seconds: number): number {
   return bytes / MiB / seconds
 }

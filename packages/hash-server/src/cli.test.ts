@@ -201,13 +201,15 @@ describe('operations', () => {
         })
         .toEqual([20, 20])
     }
-    const lines = (await readFile(log, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line))
-    const posts = lines.filter((entry) => entry.method === 'POST')
-    expect(posts).toHaveLength(20)
-    for (const entry of posts) {
+    // Each worker appends its lines with an asynchronous write, after counting the request.
+    const posts = async () =>
+      (await readFile(log, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .filter((entry) => entry.method === 'POST')
+    await expect.poll(async () => (await posts()).length, { timeout: 10_000 }).toBe(20)
+    for (const entry of await posts()) {
       expect(entry).toMatchObject({ path: '/', status: 200, bytesIn: 1, remote: '127.0.0.1' })
       expect(entry.bytesOut).toBeGreaterThan(33)
       expect(Date.parse(entry.time)).not.toBeNaN()

@@ -227,7 +227,7 @@ describe.skipIf(ffmpegMissing !== undefined)('LL-HLS packager fed by ffmpeg', ()
 
 describe('LL-HLS from the built-in generator', () => {
   it('keeps the playlist rules with MPEG-TS parts, each decodable', {
-    timeout: 30_000,
+    timeout: 90_000,
   }, async () => {
     const playlists: string[] = []
     const feed = new AbortController()

@@ -84,6 +84,6 @@ http {
         await service.close()
         await dir.remove()
       }
-    }, 30_000)
+    }, 90_000)
   },
 )

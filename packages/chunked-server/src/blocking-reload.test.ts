@@ -70,7 +70,7 @@ describe('blocking playlist reload', () => {
       const res = await fetch(`${url}/live/p.m3u8?${query}`)
       expect(res.status, query).toBe(200)
       // At once, not held (a held reload would take its three seconds): room for a loaded machine.
-      expect(Date.now() - started, query).toBeLessThan(1500)
+      expect(Date.now() - started, query).toBeLessThan(2500)
       expect(await res.text()).toBe(playlist(5, 7, 2))
     }
     const reload = held(`${url}/live/p.m3u8?_HLS_msn=8&_HLS_part=2`)
@@ -201,7 +201,7 @@ describe('blocking playlist reload', () => {
     const started = Date.now()
     const never = await fetch(`${url}/live/part9.3.m4s`)
     expect(never.status).toBe(404)
-    expect(Date.now() - started).toBeLessThan(3000)
+    expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
 

@@ -131,11 +131,15 @@ describe('clients that half-close after their upload', () => {
     const segments = text.split('\n').filter((line) => line.endsWith('.ts'))
     expect(segments.length).toBeGreaterThanOrEqual(3)
     for (const segment of segments) {
-      // Finished, not stuck "uploading": a static answer with its length.
-      const head = await fetch(`${url}/live/${segment}`, { method: 'HEAD' })
-      expect(head.status, segment).toBe(200)
-      expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0)
-      expect(head.headers.get('content-type')).toBe('video/mp2t')
+      // Finished, not stuck "uploading": a static answer with its length (the last segment's PUT
+      // may still be being stored when the playlist that lists it is).
+      const head = () => fetch(`${url}/live/${segment}`, { method: 'HEAD' })
+      await expect
+        .poll(async () => Number((await head()).headers.get('content-length')), { timeout: 10_000 })
+        .toBeGreaterThan(0)
+      const finished = await head()
+      expect(finished.status, segment).toBe(200)
+      expect(finished.headers.get('content-type')).toBe('video/mp2t')
     }
     const decoded = await runCli(
       'ffmpeg',

@@ -166,11 +166,16 @@ describe('HTTPS and HTTP/2', () => {
       stalled.stream.write(randomBytes(10_000))
       await new Promise((resolve) => stalled.stream.once('close', resolve))
       expect(stalled.stream.rstCode).toBe(constants.NGHTTP2_CANCEL)
-      const metrics = h2(session, { ':method': 'GET', ':path': '/metrics' })
-      metrics.stream.end()
-      const text = (await metrics.done).body.toString()
-      expect(text).toContain('chunked_server_uploads_total{outcome="CHUNKED_ERR_UPLOAD_ABORTED"} 1')
-      expect(text).not.toContain('CHUNKED_ERR_STORAGE"}')
+      // Counted once the upload's storage has let go of it, just after the reset.
+      const metricsText = async () => {
+        const metrics = h2(session, { ':method': 'GET', ':path': '/metrics' })
+        metrics.stream.end()
+        return (await metrics.done).body.toString()
+      }
+      await expect
+        .poll(metricsText)
+        .toContain('chunked_server_uploads_total{outcome="CHUNKED_ERR_UPLOAD_ABORTED"} 1')
+      expect(await metricsText()).not.toContain('CHUNKED_ERR_STORAGE"}')
       const gone = h2(session, { ':method': 'HEAD', ':path': '/live/stalled.bin' })
       gone.stream.end()
       expect((await gone.done).status).toBe(404)

@@ -147,7 +147,8 @@ describe('follow with reconnect', () => {
       port,
     )
     const total = () => received.reduce((sum, chunk) => sum + chunk.length, 0)
-    await expect.poll(total, { timeout: 5000 }).toBe(part1.length + 100_000)
+    // The follower's retries back off up to 5 s while the port is closed.
+    await expect.poll(total, { timeout: 20_000 }).toBe(part1.length + 100_000)
     resumed.end(part2.subarray(100_000))
     await new Promise((resolve, reject) => resumed.once('finish', resolve).once('error', reject))
     await ended

@@ -152,7 +152,8 @@ describe('APPEND and FOLLOW (fstream.v1)', () => {
     const chunks = Array.from({ length: 64 }, () => randomBytes(256 * 1024))
     const started = Date.now()
     expect(await appendAll(appender, chunks)).toBe(16 * 1024 * 1024)
-    expect(Date.now() - started).toBeLessThan(5000)
+    // Blocked by the stalled follower it would never finish; slow fsyncs under load take seconds.
+    expect(Date.now() - started).toBeLessThan(30_000)
     const healthy = await followAll(await connect(`${ws}/busy`))
     expect(sha256(healthy.bytes)).toBe(sha256(Buffer.concat(chunks)))
     stalledSocket.terminate()

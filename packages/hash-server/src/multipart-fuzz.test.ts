@@ -22,6 +22,6 @@ describe('multipart fuzzing', () => {
     // Both outcomes occurred: the corpus is neither all valid nor all broken.
     expect(run.statuses.get(200)).toBeGreaterThan(COUNT / 10)
     expect(run.statuses.get(400)).toBeGreaterThan(COUNT / 10)
-    await expect.poll(fds, { timeout: 5_000 }).toBeLessThanOrEqual(fdsBefore + 5)
+    await expect.poll(fds).toBeLessThanOrEqual(fdsBefore + 5)
   })
 })

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { rawPathOf } from '../fs/beneath.js'
@@ -117,17 +117,31 @@ export interface AccessLog extends RequestObserver {
 
 /**
  * Writes one JSON line per request (time, method, path, status, bytes in and out, duration,
- * remote address) to `destination`: a file, appended to, or `-` for standard output.
+ * remote address) to `destination`: a file, appended to, or `-` for standard output. Lines are
+ * written as each request ends, synchronously (one small append, as nginx does): a line is in
+ * the file once its answer is sent, and none is lost when the process exits right after closing
+ * the server. A file that cannot be opened throws at once; a failed write is reported on stderr.
  */
 export function accessLog(destination: string): AccessLog {
-  const out = destination === '-' ? process.stdout : createWriteStream(destination, { flags: 'a' })
-  out.on('error', (error: Error) => process.stderr.write(`access log: ${error.message}\n`))
+  if (destination === '-') {
+    return {
+      finished: (request) => process.stdout.write(`${JSON.stringify(request)}\n`),
+      close() {},
+    }
+  }
+  let fd: number | undefined = openSync(destination, 'a')
   return {
     finished: (request) => {
-      out.write(`${JSON.stringify(request)}\n`)
+      if (fd === undefined) return
+      try {
+        writeSync(fd, `${JSON.stringify(request)}\n`)
+      } catch (error) {
+        process.stderr.write(`access log: ${(error as Error).message}\n`)
+      }
     },
     close: () => {
-      if (out !== process.stdout) out.end()
+      if (fd !== undefined) closeSync(fd)
+      fd = undefined
     },
   }
 }

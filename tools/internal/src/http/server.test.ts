@@ -1,11 +1,13 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { listen } from '@sluice/test-utils'
+import { listen, tempDir } from '@sluice/test-utils'
 import { describe, expect, it } from 'vitest'
-import { createHttpServer, requestBody, unsupportedTransferCoding } from './index.js'
+import { accessLog, createHttpServer, requestBody, unsupportedTransferCoding } from './index.js'
 
 /** Sends raw bytes, optionally half-closing, and resolves with everything the server sent. */
 async function exchange(port: number, request: string, halfClose = false): Promise<string> {
@@ -106,5 +108,28 @@ describe('unsupportedTransferCoding', () => {
     expect(unsupportedTransferCoding(req(' Chunked '))).toBeUndefined()
     expect(unsupportedTransferCoding(req('gzip, chunked'))).toBe('gzip, chunked')
     expect(unsupportedTransferCoding(req('chunked, chunked'))).toBe('chunked, chunked')
+  })
+})
+
+describe('accessLog', () => {
+  it('has the line in the file once the answer is sent, and keeps it when the process exits at close', async () => {
+    const dir = await tempDir('access-log-')
+    const path = join(dir.path, 'access.log')
+    const log = accessLog(path)
+    const server = await listen(createHttpServer((_req, res) => res.end('ok'), { observe: log }))
+    const answer = await fetch(`${server.url}/a?token=secret`)
+    expect(await answer.text()).toBe('ok')
+    await server.close()
+    log.close()
+    // Read at once, synchronously, as a process exiting right after close would leave it.
+    const lines = readFileSync(path, 'utf8').trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ method: 'GET', path: '/a', status: 200 })
+    expect(lines[0]).not.toContain('secret')
+  })
+
+  it('throws at once, naming the path, when the file cannot be opened', async () => {
+    const dir = await tempDir('access-log-')
+    expect(() => accessLog(dir.path)).toThrow(expect.objectContaining({ code: 'EISDIR' }))
   })
 })

@@ -163,10 +163,12 @@ export type ChunkedServer = (Server | Http2SecureServer) & { readonly handler: C
  * `headersTimeout` (default 30 s, else `408`); an upload has no overall time limit, only
  * `ingestIdleTimeout`; a client that half-closes after its upload (ffmpeg's HTTP PUT) gets its
  * answer; malformed requests get `400` with the parser's reason.
+ * @throws when `accessLog` names a file that cannot be opened
  */
 export function createChunkedServer(options: ChunkedServerOptions): ChunkedServer {
-  const handler = createChunkedHandler(options)
+  // First: a log that cannot be opened throws before the storage is set up.
   const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
+  const handler = createChunkedHandler(options)
   const timeouts = { ...options, ...(log ? { observe: log } : {}) }
   let server: Server | Http2SecureServer
   if (options.tls) {

@@ -185,13 +185,20 @@ export function createHandlers(options: FstreamServerOptions): FstreamHandlers {
  * Creates (does not start) an HTTP server for the resources under `options.root` (or in
  * `options.storage`); `server.ready` resolves once the storage is set up. Request headers must
  * arrive within `headersTimeout` (default 30 s, else `408`). The storage is closed with the server.
+ * @throws when `accessLog` names a file that cannot be opened, or neither `root` nor `storage` is given
  */
 export function createFstreamServer(options: FstreamServerOptions): FstreamServer {
   const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
   const { observe, ...timeouts } = options
   const watching = observers(observe, log)
-  // The handlers observe requests and sessions alike; the HTTP server must not count them again.
-  const handlers = createHandlers({ ...timeouts, ...(watching ? { observe: watching } : {}) })
+  let handlers: FstreamHandlers
+  try {
+    // The handlers observe requests and sessions alike; the HTTP server must not count them again.
+    handlers = createHandlers({ ...timeouts, ...(watching ? { observe: watching } : {}) })
+  } catch (error) {
+    log?.close()
+    throw error
+  }
   const server = createHttpServer(handlers.handleRequest, timeouts)
   server.on('close', () => {
     log?.close()

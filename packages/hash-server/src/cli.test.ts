@@ -201,7 +201,7 @@ describe('operations', () => {
         })
         .toEqual([20, 20])
     }
-    // Each worker appends its lines with an asynchronous write, after counting the request.
+    // Each worker appends its own lines to the file.
     const posts = async () =>
       (await readFile(log, 'utf8'))
         .trim()

@@ -26,13 +26,15 @@ export interface HashServer extends Server {
  * `headersTimeout` (default 30 s, else `408`); a client that half-closes after its request still
  * gets its answer; malformed requests get `400` with the parser's reason.
  *
+ * @throws when `accessLog` names a file that cannot be opened
  * @example
  * createHashServer({ algorithms: 'md5,sha256' }).listen(8080, '127.0.0.1')
  */
 export function createHashServer(options: HashServerOptions = {}): HashServer {
+  // First: a log that cannot be opened throws before the store and tus are set up.
+  const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
   const handler = createHashHandler(options)
   const server = createServer()
-  const log = options.accessLog === undefined ? undefined : accessLog(options.accessLog)
   const track = hardenServer(server, { ...options, ...(log ? { observe: log } : {}) })
   server.requestTimeout = options.requestTimeout ?? 0
   server.timeout = options.idleTimeout ?? 60_000

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { rawPathOf } from '../fs/beneath.js'
@@ -115,28 +115,32 @@ export interface AccessLog extends RequestObserver {
   close(): void
 }
 
+let stdoutErrorsReported = false
+
 /**
  * Writes one JSON line per request (time, method, path, status, bytes in and out, duration,
  * remote address) to `destination`: a file, appended to, or `-` for standard output. Lines are
  * written as each request ends, synchronously (one small append, as nginx does): a line is in
  * the file once its answer is sent, and none is lost when the process exits right after closing
- * the server. A file that cannot be opened throws at once; a failed write is reported on stderr.
+ * the server. Requests that end after `close()` (cut at shutdown) are still appended.
+ * @throws the file system's error when the file cannot be opened
  */
 export function accessLog(destination: string): AccessLog {
+  const line = (request: CompletedRequest) => `${JSON.stringify(request)}\n`
+  const report = (error: Error) => process.stderr.write(`access log: ${error.message}\n`)
   if (destination === '-') {
-    return {
-      finished: (request) => process.stdout.write(`${JSON.stringify(request)}\n`),
-      close() {},
-    }
+    if (!stdoutErrorsReported) process.stdout.on('error', report)
+    stdoutErrorsReported = true
+    return { finished: (request) => process.stdout.write(line(request)), close() {} }
   }
   let fd: number | undefined = openSync(destination, 'a')
   return {
     finished: (request) => {
-      if (fd === undefined) return
       try {
-        writeSync(fd, `${JSON.stringify(request)}\n`)
+        if (fd === undefined) appendFileSync(destination, line(request))
+        else writeSync(fd, line(request))
       } catch (error) {
-        process.stderr.write(`access log: ${(error as Error).message}\n`)
+        report(error as Error)
       }
     },
     close: () => {

@@ -84,7 +84,7 @@ const path = join(WORK, 'big.bin')
 if (existsSync(path) && statSync(path).size !== size) await rm(path)
 if (!existsSync(path)) await payloadFile(path, size)
 console.log(
-  `hash-server CPU per GiB: ${size / MiB} MiB via curl -T ${limitRate.join(' ')}, ${runs} interleaved rounds, --workers ${values.workers}, node ${process.version}`,
+  `hash-server CPU per GiB: ${size / MiB} MiB via curl -T${limitRate.map((arg) => ` ${arg}`).join('')}, ${runs} interleaved rounds, --workers ${values.workers}, node ${process.version}`,
 )
 const rows = []
 for (const algorithm of algorithms) {

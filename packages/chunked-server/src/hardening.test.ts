@@ -135,7 +135,7 @@ describe('clients that half-close after their upload', () => {
       // may still be being stored when the playlist that lists it is).
       const head = () => fetch(`${url}/live/${segment}`, { method: 'HEAD' })
       await expect
-        .poll(async () => Number((await head()).headers.get('content-length')), { timeout: 10_000 })
+        .poll(async () => Number((await head()).headers.get('content-length')))
         .toBeGreaterThan(0)
       const finished = await head()
       expect(finished.status, segment).toBe(200)
@@ -193,9 +193,7 @@ describe('clients that half-close after their upload', () => {
         .split('\n')
         .filter((line) => line.endsWith('.ts'))
     const lastListed = new Set(await listedIn(29))
-    await expect
-      .poll(async () => new Set(segmentsPut(await entries(), 29)), { timeout: 10_000 })
-      .toEqual(lastListed)
+    await expect.poll(async () => new Set(segmentsPut(await entries(), 29))).toEqual(lastListed)
     const logged = await entries()
     const puts = logged.filter((entry) => entry.method === 'PUT')
     expect(puts.filter((entry) => entry.status !== 201)).toEqual([])

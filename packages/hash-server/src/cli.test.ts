@@ -208,7 +208,7 @@ describe('operations', () => {
         .split('\n')
         .map((line) => JSON.parse(line))
         .filter((entry) => entry.method === 'POST')
-    await expect.poll(async () => (await posts()).length, { timeout: 10_000 }).toBe(20)
+    await expect.poll(async () => (await posts()).length).toBe(20)
     for (const entry of await posts()) {
       expect(entry).toMatchObject({ path: '/', status: 200, bytesIn: 1, remote: '127.0.0.1' })
       expect(entry.bytesOut).toBeGreaterThan(33)

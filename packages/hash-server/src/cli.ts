@@ -1,4 +1,4 @@
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -113,7 +113,11 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
   aggregateClusterMetrics()
   let stopping = false
   let announced = false
-  const fork = () => cluster.fork()
+  // Counted here, not read from cluster.workers: a worker stays listed there after its 'exit'
+  // until its IPC channel has closed too.
+  const running = new Set<Worker>()
+  const fork = () => running.add(cluster.fork())
+  let failed = false
   cluster.on('listening', (_worker, address) => {
     if (announced) return
     announced = true
@@ -121,20 +125,23 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
       `hash-server listening on ${urlOf('http', options.host, address.port)} (${options.workers} workers)\n`,
     )
   })
-  // What a failed start leaves to remove: the primary exits once it is gone and no worker runs.
-  let removing = Promise.resolve()
+  // The primary exits once no worker runs: 0 when stopped by a signal, 1 when a worker could not
+  // start. Only then is a failed start's directory removed: a worker still starting would make
+  // it again.
   const exitWhenAllGone = () => {
-    // 0 when stopped by a signal, 1 when a worker could not start.
-    if (Object.keys(cluster.workers ?? {}).length === 0) void removing.finally(() => process.exit())
+    if (running.size > 0) return
+    const removing = failed ? removeCreated().catch(() => {}) : Promise.resolve()
+    void removing.finally(() => process.exit())
   }
   cluster.on('exit', (worker, code) => {
+    running.delete(worker)
     if (stopping) return exitWhenAllGone()
     if (!announced || code === 1) {
       console.error(`hash-server: worker ${worker.process.pid} could not start`)
       stopping = true
-      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
+      failed = true
+      for (const other of running) other.process.kill('SIGTERM')
       process.exitCode = 1
-      removing = removeCreated().catch(() => {})
       return exitWhenAllGone()
     }
     console.error(`hash-server: worker ${worker.process.pid} died (${code}); starting another`)
@@ -142,7 +149,7 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
   })
   const stopWorkers = () => {
     stopping = true
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+    for (const worker of running) worker.process.kill('SIGTERM')
   }
   // Every signal, as serve() does: a repeated one must not end the primary before its workers.
   process.on('SIGTERM', stopWorkers)

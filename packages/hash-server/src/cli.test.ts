@@ -216,4 +216,49 @@ describe('operations', () => {
       expect(typeof entry.durationMs).toBe('number')
     }
   })
+
+  it('replaces a --workers worker that crashes after serving, keeping the store it created', async () => {
+    const dir = await tempDir('hash-crash-')
+    const store = join(dir.path, 'new', 'store')
+    const pids = join(dir.path, 'worker-pids')
+    // Each worker notes its pid and throws, as a bug would, on SIGUSR2 (uncaught: exit code 1).
+    const preload = join(dir.path, 'crash-on-usr2.cjs')
+    await writeFile(
+      preload,
+      `const cluster = require('node:cluster')
+if (cluster.isWorker) {
+  require('node:fs').appendFileSync(${JSON.stringify(pids)}, process.pid + '\\n')
+  process.on('SIGUSR2', () => { throw new Error('injected crash') })
+}
+`,
+    )
+    const workerPids = async () =>
+      (await readFile(pids, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number)
+    try {
+      const cli = await startServerProcess(
+        process.execPath,
+        [BIN, '--port', '0', '--workers', '2', '--store', store],
+        { NODE_OPTIONS: `--require ${preload}` },
+      )
+      expect(await postAlone(cli.url, 'hello')).toBe(201)
+      await expect.poll(async () => (await workerPids()).length).toBe(2)
+      const [crashing] = await workerPids()
+      process.kill(crashing as number, 'SIGUSR2')
+      // Its replacement starts (the primary forks it once the crashed one has exited), and both
+      // workers serve the stored body.
+      await expect.poll(async () => (await workerPids()).length).toBe(3)
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${cli.url}/md5/5d41402abc4b2a76b9719d911017c592`, {
+          headers: { Connection: 'close' },
+        })
+        expect([res.status, await res.text()]).toEqual([200, 'hello'])
+      }
+      expect(await cli.stop()).toBe(0)
+      expect(await readFile(join(store, 'md5', '5d41402abc4b2a76b9719d911017c592'), 'utf8')).toBe(
+        'hello',
+      )
+    } finally {
+      await dir.remove()
+    }
+  })
 })

@@ -116,36 +116,46 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
   // Counted here, not read from cluster.workers: a worker stays listed there after its 'exit'
   // until its IPC channel has closed too.
   const running = new Set<Worker>()
+  const served = new WeakSet<Worker>()
   const fork = () => running.add(cluster.fork())
-  let failed = false
-  cluster.on('listening', (_worker, address) => {
+  cluster.on('listening', (worker, address) => {
+    served.add(worker)
     if (announced) return
     announced = true
     process.stdout.write(
       `hash-server listening on ${urlOf('http', options.host, address.port)} (${options.workers} workers)\n`,
     )
   })
+  let removeOnExit = false
   // The primary exits once no worker runs: 0 when stopped by a signal, 1 when a worker could not
   // start. Only then is a failed start's directory removed: a worker still starting would make
   // it again.
   const exitWhenAllGone = () => {
     if (running.size > 0) return
-    const removing = failed ? removeCreated().catch(() => {}) : Promise.resolve()
+    const removing = removeOnExit ? removeCreated().catch(() => {}) : Promise.resolve()
     void removing.finally(() => process.exit())
   }
-  cluster.on('exit', (worker, code) => {
+  cluster.on('exit', (worker, code, signal) => {
     running.delete(worker)
     if (stopping) return exitWhenAllGone()
-    if (!announced || code === 1) {
-      console.error(`hash-server: worker ${worker.process.pid} could not start`)
-      stopping = true
-      failed = true
-      for (const other of running) other.process.kill('SIGTERM')
-      process.exitCode = 1
-      return exitWhenAllGone()
+    if (served.has(worker)) {
+      // A crash (an uncaught exception exits 1 too) or a kill: the others serve on meanwhile.
+      console.error(
+        `hash-server: worker ${worker.process.pid} died (${signal ?? code}); starting another`,
+      )
+      fork()
+      return
     }
-    console.error(`hash-server: worker ${worker.process.pid} died (${code}); starting another`)
-    fork()
+    console.error(`hash-server: worker ${worker.process.pid} could not start`)
+    process.exitCode = 1
+    if (!announced) {
+      // The start failed. What it created holds nothing yet; once a worker has served it may.
+      stopping = true
+      removeOnExit = true
+      for (const other of running) other.process.kill('SIGTERM')
+    }
+    // Else a replacement could not start: not retried, the others serve on.
+    exitWhenAllGone()
   })
   const stopWorkers = () => {
     stopping = true

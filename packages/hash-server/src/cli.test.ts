@@ -217,42 +217,69 @@ describe('operations', () => {
     }
   })
 
-  it('replaces a --workers worker that crashes after serving, keeping the store it created', async () => {
-    const dir = await tempDir('hash-crash-')
-    const store = join(dir.path, 'new', 'store')
-    const pids = join(dir.path, 'worker-pids')
-    // Each worker notes its pid and throws, as a bug would, on SIGUSR2 (uncaught: exit code 1).
-    const preload = join(dir.path, 'crash-on-usr2.cjs')
+  /**
+   * A preload for the workers of a `--workers` CLI: each notes its pid in `started` when it loads
+   * and in `listening` once it listens, and throws on SIGUSR2 as a bug would (uncaught: exit code
+   * 1). With `replacementFails`, a worker started after two have listened throws as it loads.
+   */
+  async function crashingWorkers(dir: string, replacementFails = false) {
+    const started = join(dir, 'started')
+    const listening = join(dir, 'listening')
+    const preload = join(dir, 'crashing-workers.cjs')
     await writeFile(
       preload,
       `const cluster = require('node:cluster')
+const fs = require('node:fs')
+const net = require('node:net')
+const note = (file) => fs.appendFileSync(file, process.pid + '\\n')
 if (cluster.isWorker) {
-  require('node:fs').appendFileSync(${JSON.stringify(pids)}, process.pid + '\\n')
+  note(${JSON.stringify(started)})
+  const listened = fs.existsSync(${JSON.stringify(listening)}) ? fs.readFileSync(${JSON.stringify(listening)}, 'utf8').split('\\n').length - 1 : 0
+  if (${replacementFails} && listened >= 2) throw new Error('this replacement cannot start')
+  const listen = net.Server.prototype.listen
+  net.Server.prototype.listen = function (...args) {
+    this.once('listening', () => note(${JSON.stringify(listening)}))
+    return listen.apply(this, args)
+  }
   process.on('SIGUSR2', () => { throw new Error('injected crash') })
 }
 `,
     )
-    const workerPids = async () =>
-      (await readFile(pids, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number)
+    const pids = (file: string) => async () =>
+      (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number)
+    return {
+      env: { NODE_OPTIONS: `--require ${preload}` },
+      started: pids(started),
+      listening: pids(listening),
+    }
+  }
+
+  async function expectStored(url: string, times: number): Promise<void> {
+    for (let i = 0; i < times; i++) {
+      const res = await fetch(`${url}/md5/5d41402abc4b2a76b9719d911017c592`, {
+        headers: { Connection: 'close' },
+      })
+      expect([res.status, await res.text()]).toEqual([200, 'hello'])
+    }
+  }
+
+  it('replaces a --workers worker that crashes after serving, keeping the store it created', async () => {
+    const dir = await tempDir('hash-crash-')
+    const store = join(dir.path, 'new', 'store')
     try {
+      const workers = await crashingWorkers(dir.path)
       const cli = await startServerProcess(
         process.execPath,
         [BIN, '--port', '0', '--workers', '2', '--store', store],
-        { NODE_OPTIONS: `--require ${preload}` },
+        workers.env,
       )
       expect(await postAlone(cli.url, 'hello')).toBe(201)
-      await expect.poll(async () => (await workerPids()).length).toBe(2)
-      const [crashing] = await workerPids()
+      await expect.poll(async () => (await workers.listening()).length).toBe(2)
+      const [crashing] = await workers.listening()
       process.kill(crashing as number, 'SIGUSR2')
-      // Its replacement starts (the primary forks it once the crashed one has exited), and both
-      // workers serve the stored body.
-      await expect.poll(async () => (await workerPids()).length).toBe(3)
-      for (let i = 0; i < 4; i++) {
-        const res = await fetch(`${cli.url}/md5/5d41402abc4b2a76b9719d911017c592`, {
-          headers: { Connection: 'close' },
-        })
-        expect([res.status, await res.text()]).toEqual([200, 'hello'])
-      }
+      // Its replacement listens (forked once the crashed one has exited).
+      await expect.poll(async () => (await workers.listening()).length).toBe(3)
+      await expectStored(cli.url, 4)
       expect(await cli.stop()).toBe(0)
       expect(await readFile(join(store, 'md5', '5d41402abc4b2a76b9719d911017c592'), 'utf8')).toBe(
         'hello',
@@ -261,4 +288,40 @@ if (cluster.isWorker) {
       await dir.remove()
     }
   })
+
+  it('serves on with the other --workers when a replacement cannot start, without retrying it', async () => {
+    const dir = await tempDir('hash-crash-')
+    const store = join(dir.path, 'new', 'store')
+    try {
+      const workers = await crashingWorkers(dir.path, true)
+      const cli = await startServerProcess(
+        process.execPath,
+        [BIN, '--port', '0', '--workers', '2', '--store', store],
+        workers.env,
+      )
+      expect(await postAlone(cli.url, 'hello')).toBe(201)
+      await expect.poll(async () => (await workers.listening()).length).toBe(2)
+      const [crashing, staying] = await workers.listening()
+      process.kill(crashing as number, 'SIGUSR2')
+      await expect.poll(async () => (await workers.started()).length).toBe(3)
+      await expect.poll(() => isAlive(crashing as number)).toBe(false)
+      expect(isAlive(staying as number)).toBe(true)
+      await expectStored(cli.url, 4)
+      // Stopped by a signal: 0, and the replacement was tried once.
+      expect(await cli.stop()).toBe(0)
+      expect((await workers.started()).length).toBe(3)
+      expect(existsSync(join(store, 'md5', '5d41402abc4b2a76b9719d911017c592'))).toBe(true)
+    } finally {
+      await dir.remove()
+    }
+  })
+
+  function isAlive(pid: number): boolean {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
 })

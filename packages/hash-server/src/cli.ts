@@ -112,30 +112,33 @@ async function runServer(
 function runPrimary(options: HashServerCommand, removeCreated: () => Promise<void>): void {
   aggregateClusterMetrics()
   let stopping = false
-  let announced = false
+  let signalled = false
   // Counted here, not read from cluster.workers: a worker stays listed there after its 'exit'
   // until its IPC channel has closed too.
   const running = new Set<Worker>()
   const served = new WeakSet<Worker>()
+  // Once a worker has listened, what this start created may hold uploads: it is never removed.
+  let listened = false
+  let startFailed = false
   const fork = () => running.add(cluster.fork())
   cluster.on('listening', (worker, address) => {
     served.add(worker)
-    if (announced) return
-    announced = true
+    if (listened || stopping) return
+    listened = true
     process.stdout.write(
       `hash-server listening on ${urlOf('http', options.host, address.port)} (${options.workers} workers)\n`,
     )
   })
-  let removeOnExit = false
-  // The primary exits once no worker runs: 0 when stopped by a signal, 1 when a worker could not
-  // start. Only then is a failed start's directory removed: a worker still starting would make
-  // it again.
+  // The primary exits once no worker runs: 0 when stopped by a signal, 1 when the start failed or
+  // the last worker could not be replaced. Only then is a failed start's directory removed: a
+  // worker still starting would make it again.
   const exitWhenAllGone = () => {
     if (running.size > 0) return
-    const removing = removeOnExit ? removeCreated().catch(() => {}) : Promise.resolve()
+    if (startFailed || !signalled) process.exitCode = 1
+    const removing = startFailed && !listened ? removeCreated().catch(() => {}) : Promise.resolve()
     void removing.finally(() => process.exit())
   }
-  cluster.on('exit', (worker, code, signal) => {
+  const gone = (worker: Worker, code: number | null, signal: string | null) => {
     running.delete(worker)
     if (stopping) return exitWhenAllGone()
     if (served.has(worker)) {
@@ -147,18 +150,22 @@ function runPrimary(options: HashServerCommand, removeCreated: () => Promise<voi
       return
     }
     console.error(`hash-server: worker ${worker.process.pid} could not start`)
-    process.exitCode = 1
-    if (!announced) {
-      // The start failed. What it created holds nothing yet; once a worker has served it may.
+    if (!listened) {
+      startFailed = true
       stopping = true
-      removeOnExit = true
       for (const other of running) other.process.kill('SIGTERM')
     }
     // Else a replacement could not start: not retried, the others serve on.
     exitWhenAllGone()
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    // A worker's last messages ('listening' among them) are read before its channel closes.
+    if (worker.isConnected()) worker.once('disconnect', () => gone(worker, code, signal))
+    else gone(worker, code, signal)
   })
   const stopWorkers = () => {
     stopping = true
+    signalled = true
     for (const worker of running) worker.process.kill('SIGTERM')
   }
   // Every signal, as serve() does: a repeated one must not end the primary before its workers.

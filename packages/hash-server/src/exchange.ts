@@ -3,8 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type DigestFields, formatDigestField, parseDigestFields } from './digest-fields.js'
 import type { HashServerError } from './errors.js'
 
-/** How long the rest of a refused body is read (and dropped) so the client sees the answer. */
-const DRAIN_MS = 2_000
+/**
+ * The rest of a refused body is read and dropped so that the client sees the answer, as nginx's
+ * lingering close does (with its default times): while the client keeps sending with pauses under
+ * DRAIN_IDLE_MS, up to DRAIN_MAX_MS in all. A fixed 2 s was too short for a client still writing
+ * tens of MiB on a busy machine: it was reset before it read the answer.
+ */
+const DRAIN_IDLE_MS = 5_000
+const DRAIN_MAX_MS = 30_000
 
 const TEXT = 'text/plain; charset=utf-8'
 
@@ -94,12 +100,20 @@ export class Exchange {
       res.setHeader('Connection', 'close')
     } else if (!req.complete) {
       // Closing now would reset a client still writing, before it reads this answer (EPIPE); read
-      // and drop the rest for a while instead, then give up on the connection.
+      // and drop the rest while it comes, then give up on the connection.
       req.resume()
-      const timer = setTimeout(() => req.socket.destroy(), DRAIN_MS)
-      timer.unref()
-      req.once('end', () => clearTimeout(timer))
-      req.once('close', () => clearTimeout(timer))
+      const { socket } = req
+      const idle = setTimeout(() => socket.destroy(), DRAIN_IDLE_MS).unref()
+      const total = setTimeout(() => socket.destroy(), DRAIN_MAX_MS).unref()
+      const onData = () => idle.refresh()
+      const stop = () => {
+        clearTimeout(idle)
+        clearTimeout(total)
+        req.off('data', onData)
+      }
+      req.on('data', onData)
+      req.once('end', stop)
+      req.once('close', stop)
     }
     if (this.wantsJson) {
       const payload = { error: { code: error.code, message: error.message } }

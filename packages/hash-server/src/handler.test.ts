@@ -371,6 +371,35 @@ describe('limits and misbehaving clients', () => {
     expect(answer).not.toContain('100 Continue')
   })
 
+  it('reads a refused body for as long as the client keeps sending, so that it reads the answer', async () => {
+    const { port } = await start({ maxBodySize: 1000 })
+    const socket = connect(port, '127.0.0.1')
+    cleanUpAfterTest(async () => {
+      socket.destroy()
+    })
+    const received: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    const failed = new Promise<Error>((resolve) => socket.on('error', resolve))
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`)
+    // 3.5 s of sending with short pauses: the server reads it all (it used to give up after 2 s).
+    const chunk = Buffer.alloc(64 * 1024, 0x61)
+    const until = Date.now() + 3_500
+    while (Date.now() < until) {
+      const written = await Promise.race([
+        new Promise<Error | null>((resolve) =>
+          socket.write(chunk, (error) => resolve(error ?? null)),
+        ),
+        failed,
+      ])
+      expect(written).toBeNull()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 413 /)
+    // Once the client stops sending, the server closes (after a 5 s pause).
+    await closed
+  })
+
   it('sends 100 Continue for an acceptable body', async () => {
     const { port } = await start({ maxBodySize: 1000 })
     const socket = connect(port, '127.0.0.1')

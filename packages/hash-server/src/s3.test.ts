@@ -274,16 +274,24 @@ describe.skipIf(missing)('hash-server storing into S3 (Swift with s3api)', () =>
     const bucket = await swift().bucket(`outage-${++buckets}`)
     const server = await startCli(bucket)
     const small = randomBytes(1000)
-    const answer = await putWhile(server.url, 64 * MiB, 24 * MiB, () => swift().swift.killProxy())
-    expect(answer.status).toBe(503)
-    expect(JSON.parse(answer.body).error.code).toBe('HASH_ERR_STORE_UNAVAILABLE')
-    expect(JSON.parse(answer.body).error.message).toMatch(/^S3 \w+ failed: /)
-    // The process goes on: its health, and clear answers to what needs S3.
-    expect((await fetch(`${server.url}/health`)).status).toBe(200)
-    const down = await fetch(`${server.url}/`, { method: 'PUT', body: small })
-    expect(down.status).toBe(503)
-    expect((await fetch(`${server.url}/md5/${md5(small)}`)).status).toBe(503)
-    await swift().swift.restartProxy()
+    let down = false
+    try {
+      const answer = await putWhile(server.url, 64 * MiB, 24 * MiB, async () => {
+        down = true
+        await swift().swift.killProxy()
+      })
+      expect(answer.status).toBe(503)
+      expect(JSON.parse(answer.body).error.code).toBe('HASH_ERR_STORE_UNAVAILABLE')
+      expect(JSON.parse(answer.body).error.message).toMatch(/^S3 \w+ failed: /)
+      // The process goes on: its health, and clear answers to what needs S3.
+      expect((await fetch(`${server.url}/health`)).status).toBe(200)
+      const refused = await fetch(`${server.url}/`, { method: 'PUT', body: small })
+      expect(refused.status).toBe(503)
+      expect((await fetch(`${server.url}/md5/${md5(small)}`)).status).toBe(503)
+    } finally {
+      // Back even when the above fails: the next tests need Swift.
+      if (down) await swift().swift.restartProxy()
+    }
     const up = await fetch(`${server.url}/`, { method: 'PUT', body: small })
     expect(up.status).toBe(201)
     expect(await up.text()).toBe(`${md5(small)}\n`)

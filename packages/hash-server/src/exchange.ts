@@ -15,6 +15,36 @@ const DRAIN_MAX_MS = 30_000
 const TEXT = 'text/plain; charset=utf-8'
 
 /**
+ * Closing at once would reset a client still writing, before it reads the answer (EPIPE): read and
+ * drop the rest of the body while it comes, then give up on the connection.
+ */
+function lingerOnRefusedBody(req: IncomingMessage): void {
+  const { socket } = req
+  // Node ends the last response of a connection (`Connection: close`, HTTP/1.0) with
+  // `destroySoon()`, which destroys the socket once the answer is flushed: only half-close it.
+  socket.destroySoon = () => socket.end()
+  const stop = () => {
+    clearTimeout(idle)
+    clearTimeout(total)
+    req.off('data', onData)
+    req.off('end', stop)
+    socket.off('close', stop)
+  }
+  const giveUp = () => {
+    stop()
+    socket.destroy()
+  }
+  const idle = setTimeout(giveUp, DRAIN_IDLE_MS).unref()
+  const total = setTimeout(giveUp, DRAIN_MAX_MS).unref()
+  const onData = () => idle.refresh()
+  req.on('data', onData)
+  req.resume()
+  // The whole body read: a keep-alive connection goes on with its next request.
+  req.once('end', stop)
+  socket.once('close', stop)
+}
+
+/**
  * One request and its answer: what the request asked for (its digest fields, read once; JSON or
  * text) and every way of answering it. An answer carries `Content-Digest`/`Repr-Digest` of its
  * own content when the request wants them (RFC 9530).
@@ -98,22 +128,8 @@ export class Exchange {
     if (this.awaitingContinue) {
       // The client waits for 100 Continue and will not send the body: no reason to keep the line.
       res.setHeader('Connection', 'close')
-    } else if (!req.complete) {
-      // Closing now would reset a client still writing, before it reads this answer (EPIPE); read
-      // and drop the rest while it comes, then give up on the connection.
-      req.resume()
-      const { socket } = req
-      const idle = setTimeout(() => socket.destroy(), DRAIN_IDLE_MS).unref()
-      const total = setTimeout(() => socket.destroy(), DRAIN_MAX_MS).unref()
-      const onData = () => idle.refresh()
-      const stop = () => {
-        clearTimeout(idle)
-        clearTimeout(total)
-        req.off('data', onData)
-      }
-      req.on('data', onData)
-      req.once('end', stop)
-      req.once('close', stop)
+    } else if (!req.complete && !req.destroyed) {
+      lingerOnRefusedBody(req)
     }
     if (this.wantsJson) {
       const payload = { error: { code: error.code, message: error.message } }

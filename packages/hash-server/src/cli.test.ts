@@ -5,6 +5,7 @@ import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { isRunning } from '@sluice/internal/fs'
 import {
   checkCommandLineConventions,
   listen,
@@ -218,9 +219,10 @@ describe('operations', () => {
   })
 
   /**
-   * A preload for the workers of a `--workers` CLI: each notes its pid in `started` when it loads
-   * and in `listening` once it listens, and throws on SIGUSR2 as a bug would (uncaught: exit code
-   * 1). With `replacementFails`, a worker started after two have listened throws as it loads.
+   * `hash-server --workers 2` with a preload in its workers: each notes its pid in `started` when
+   * it loads and in `listening` once it listens, and throws on SIGUSR2 as a bug would (uncaught:
+   * exit code 1). With `replacementFails`, a worker started after two have listened throws as it
+   * loads.
    */
   async function crashingWorkers(dir: string, replacementFails = false) {
     const started = join(dir, 'started')
@@ -247,11 +249,17 @@ if (cluster.isWorker) {
     )
     const pids = (file: string) => async () =>
       (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number)
-    return {
-      env: { NODE_OPTIONS: `--require ${preload}` },
-      started: pids(started),
-      listening: pids(listening),
-    }
+    const workers = { started: pids(started), listening: pids(listening) }
+    // Two workers on a store made by this start, one body stored, both listening.
+    const store = join(dir, 'new', 'store')
+    const cli = await startServerProcess(
+      process.execPath,
+      [BIN, '--port', '0', '--workers', '2', '--store', store],
+      { NODE_OPTIONS: `--require ${preload}` },
+    )
+    expect(await postAlone(cli.url, 'hello')).toBe(201)
+    await expect.poll(async () => (await workers.listening()).length).toBe(2)
+    return { ...workers, cli, store }
   }
 
   async function expectStored(url: string, times: number): Promise<void> {
@@ -265,16 +273,8 @@ if (cluster.isWorker) {
 
   it('replaces a --workers worker that crashes after serving, keeping the store it created', async () => {
     const dir = await tempDir('hash-crash-')
-    const store = join(dir.path, 'new', 'store')
     try {
-      const workers = await crashingWorkers(dir.path)
-      const cli = await startServerProcess(
-        process.execPath,
-        [BIN, '--port', '0', '--workers', '2', '--store', store],
-        workers.env,
-      )
-      expect(await postAlone(cli.url, 'hello')).toBe(201)
-      await expect.poll(async () => (await workers.listening()).length).toBe(2)
+      const { cli, store, ...workers } = await crashingWorkers(dir.path)
       const [crashing] = await workers.listening()
       process.kill(crashing as number, 'SIGUSR2')
       // Its replacement listens (forked once the crashed one has exited).
@@ -291,21 +291,13 @@ if (cluster.isWorker) {
 
   it('serves on with the other --workers when a replacement cannot start, without retrying it', async () => {
     const dir = await tempDir('hash-crash-')
-    const store = join(dir.path, 'new', 'store')
     try {
-      const workers = await crashingWorkers(dir.path, true)
-      const cli = await startServerProcess(
-        process.execPath,
-        [BIN, '--port', '0', '--workers', '2', '--store', store],
-        workers.env,
-      )
-      expect(await postAlone(cli.url, 'hello')).toBe(201)
-      await expect.poll(async () => (await workers.listening()).length).toBe(2)
+      const { cli, store, ...workers } = await crashingWorkers(dir.path, true)
       const [crashing, staying] = await workers.listening()
       process.kill(crashing as number, 'SIGUSR2')
       await expect.poll(async () => (await workers.started()).length).toBe(3)
-      await expect.poll(() => isAlive(crashing as number)).toBe(false)
-      expect(isAlive(staying as number)).toBe(true)
+      await expect.poll(() => isRunning(crashing as number)).toBe(false)
+      expect(isRunning(staying as number)).toBe(true)
       await expectStored(cli.url, 4)
       // Stopped by a signal: 0, and the replacement was tried once.
       expect(await cli.stop()).toBe(0)
@@ -315,13 +307,4 @@ if (cluster.isWorker) {
       await dir.remove()
     }
   })
-
-  function isAlive(pid: number): boolean {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
 })

@@ -9,6 +9,7 @@ export {
 } from './beneath.js'
 export {
   createTempFile,
+  isRunning,
   moveIntoPlace,
   prepareTempDirectory,
   type TempFile,

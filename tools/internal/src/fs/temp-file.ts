@@ -30,7 +30,8 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user counts). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

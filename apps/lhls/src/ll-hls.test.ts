@@ -253,12 +253,22 @@ describe('LL-HLS from the built-in generator', () => {
   })
 })
 
+type Page = Parameters<typeof paintedShare>[0]
+
 /**
  * Plays `mode` (fed by ffmpeg, or by the built-in generator) in Chromium until `until` holds of
- * the page's state (and, with `deltas`, until that many playlist delta updates were loaded);
- * returns that state.
+ * the page's state (and, with `deltas`, until that many playlist delta updates were loaded), then
+ * does `act` with the page if given; returns the state after that.
  */
-async function play(mode: Mode, until: string, { generator = false, deltas = 0 } = {}) {
+async function play(
+  mode: Mode,
+  until: string,
+  {
+    generator = false,
+    deltas = 0,
+    act,
+  }: { generator?: boolean; deltas?: number; act?: (page: Page) => Promise<void> } = {},
+) {
   await publishPlayer(origin.url)
   running.push(startFeed(origin.url, mode, generator))
   const browser = await launchChromium()
@@ -280,11 +290,19 @@ async function play(mode: Mode, until: string, { generator = false, deltas = 0 }
     await page.goto(`${origin.url}${MODES[mode].page}`)
     await waitForPlayer(page, until, 45_000, pageErrors)
     await expect.poll(() => deltasLoaded, { timeout: 30_000 }).toBeGreaterThanOrEqual(deltas)
+    await act?.(page)
     // Let the player settle at its distance from live, then read it as a person would.
     await new Promise((resolve) => setTimeout(resolve, 3_000))
     const state = (await page.evaluate(
       'Object.assign({ time: document.querySelector("video").currentTime }, window.playerState)',
-    )) as { errors: string[]; parts: number; latency: number; mode: string; time: number }
+    )) as {
+      errors: string[]
+      parts: number
+      rejoins: number
+      latency: number
+      mode: string
+      time: number
+    }
     return { state, pageErrors, painted: await paintedShare(page) }
   } finally {
     await browser.close()
@@ -297,7 +315,7 @@ async function play(mode: Mode, until: string, { generator = false, deltas = 0 }
  * load runs): bounds are generous, and a timeout says what the page saw.
  */
 async function waitForPlayer(
-  page: Parameters<typeof paintedShare>[0],
+  page: Page,
   until: string,
   timeout: number,
   pageErrors: string[] = [],
@@ -373,6 +391,31 @@ describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ff
     )
     expectLlHlsPlayed(played)
   })
+
+  it('hls.js jumps back to live after falling further behind than it catches up by speed', {
+    timeout: 90_000,
+  }, async () => {
+    const played = await play(
+      'll',
+      'window.playerState.parts >= 10 && window.playerState.latency !== undefined',
+      {
+        generator: true,
+        // A pause stands for a long stall: 8 s behind, where playing at 1.5x no longer applies.
+        act: async (page) => {
+          await page.evaluate('document.querySelector("video").pause()')
+          await page.evaluate('new Promise((resolve) => setTimeout(resolve, 8000))')
+          await page.evaluate('document.querySelector("video").play()')
+          await waitForPlayer(
+            page,
+            'window.playerState.rejoins >= 1 && window.playerState.edgeLatency < 3',
+            30_000,
+          )
+        },
+      },
+    )
+    expect(played.state.rejoins, JSON.stringify(played.state)).toBeGreaterThanOrEqual(1)
+    expectLlHlsPlayed(played)
+  })
 })
 
 describe.skipIf(
@@ -403,7 +446,8 @@ describe.skipIf(
         }),
       )
       // Latency under 5 s, waited for: loose, and a player that fell behind on a loaded machine
-      // (two players, ffmpeg, the edge and the rest of the suite share two cores) catches up.
+      // (two players, ffmpeg, the edge and the rest of the suite share two cores) catches up, or
+      // jumps back to live when it is too far behind to catch up (the test above).
       for (const page of players) {
         await waitForPlayer(
           page,

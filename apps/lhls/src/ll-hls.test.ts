@@ -393,7 +393,7 @@ describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ff
   })
 
   it('hls.js jumps back to live after falling further behind than it catches up by speed', {
-    timeout: 90_000,
+    timeout: 120_000,
   }, async () => {
     const played = await play(
       'll',
@@ -402,18 +402,18 @@ describe.skipIf(chromiumMissing !== undefined)('the generator in Chromium (no ff
         generator: true,
         // A pause stands for a long stall: 8 s behind, where playing at 1.5x no longer applies.
         act: async (page) => {
+          const before = (await page.evaluate('window.playerState.rejoins')) as number
           await page.evaluate('document.querySelector("video").pause()')
           await page.evaluate('new Promise((resolve) => setTimeout(resolve, 8000))')
           await page.evaluate('document.querySelector("video").play()')
           await waitForPlayer(
             page,
-            'window.playerState.rejoins >= 1 && window.playerState.edgeLatency < 3',
+            `window.playerState.rejoins > ${before} && window.playerState.edgeLatency < 3`,
             30_000,
           )
         },
       },
     )
-    expect(played.state.rejoins, JSON.stringify(played.state)).toBeGreaterThanOrEqual(1)
     expectLlHlsPlayed(played)
   })
 })

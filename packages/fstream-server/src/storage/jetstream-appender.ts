@@ -8,7 +8,7 @@ import {
   StorageError,
 } from '../errors.js'
 import type { AppendTarget } from './index.js'
-import { HEADER, type MarkerKind, type ResourceMessage } from './jetstream-messages.js'
+import { apiCode, HEADER, type MarkerKind, type ResourceMessage } from './jetstream-messages.js'
 
 /**
  * Largest message published (nats-server's max_payload is 1 MiB, headers included). Publishing is
@@ -40,11 +40,6 @@ export interface AppendContext {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function apiCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'number' ? code : undefined
-}
 
 /**
  * One append session on JetStream. The lease (a KV entry with the bucket's TTL, renewed at a third

@@ -67,3 +67,9 @@ export function tokenPath(token: string): string | undefined {
   const path = Buffer.from(token, 'base64url').toString('utf8')
   return pathToken(path) === token ? path : undefined
 }
+
+/** The JetStream API error code of a failure (`JetStreamApiError.code`), if it has one. */
+export function apiCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'number' ? code : undefined
+}

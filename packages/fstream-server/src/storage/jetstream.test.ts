@@ -1,4 +1,10 @@
-import { cleanUpAfterTest, missingNatsServer, type Nats, startNats } from '@sluice/test-utils'
+import {
+  cleanUpAfterTest,
+  missingNatsServer,
+  type Nats,
+  type NatsNode,
+  startNats,
+} from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storageContract } from '../../test/storage-contract.js'
 import { JetStreamStorage } from './jetstream.js'
@@ -167,3 +173,61 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
     }
   })
 })
+
+describe('JetStream start', () => {
+  it('waits for a cluster that lost its quorum, and is ready once the quorum is back', {
+    timeout: 180_000,
+  }, async (context) => {
+    if (missing) return context.skip(missing)
+    const nats = await startNats(3)
+    // A stream of an earlier run already there, its lease bucket not yet.
+    const earlier = new JetStreamStorage({ servers: nats.urls, stream: 'Q', replicas: 1 })
+    await earlier.init()
+    await earlier.close()
+    await dropLeases(nats, 'Q')
+    const survivor = (await nats.streamLeader('Q')) as NatsNode
+    const stopped = nats.nodes.filter((node) => node !== survivor)
+    await Promise.all(stopped.map((node) => node.stop()))
+    const storage = new JetStreamStorage({ servers: [survivor.url], stream: 'Q', replicas: 1 })
+    cleanUpAfterTest(() => storage.close())
+    const ready = storage.init()
+    let settled = false
+    void ready.then(
+      () => (settled = true),
+      () => (settled = true),
+    )
+    await expect.poll(() => connectionsTo(survivor, 'fstream-server'), { timeout: 30_000 }).toBe(1)
+    expect(settled).toBe(false)
+    await Promise.all(stopped.map((node) => node.restart()))
+    await ready
+    const appending = await storage.openAppend('after-quorum', undefined)
+    if (!('write' in appending)) throw appending
+    await appending.write([Buffer.from('back')])
+    await appending.close(true)
+    const followed = await storage.openFollow('after-quorum', { offset: 0, wait: false })
+    if (!('bytes' in followed)) throw followed
+    const chunks: Buffer[] = []
+    for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
+    expect(Buffer.concat(chunks).toString()).toBe('back')
+  })
+})
+
+/** Deletes a stream's lease bucket through a connection of the test's own. */
+async function dropLeases(nats: Nats, stream: string) {
+  const { connect } = await import('@nats-io/transport-node')
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const connection = await connect({ servers: [...nats.urls] })
+  try {
+    await (await jetstreamManager(connection)).streams.delete(`KV_${stream}_LEASES`)
+  } finally {
+    await connection.close()
+  }
+}
+
+/** How many client connections of that name a node has (its `/connz`). */
+async function connectionsTo(node: NatsNode, name: string): Promise<number> {
+  const connz = (await fetch(`${node.monitor}/connz`).then((res) => res.json())) as {
+    connections?: Array<{ name?: string }>
+  }
+  return (connz.connections ?? []).filter((connection) => connection.name === name).length
+}

@@ -14,6 +14,7 @@ import {
 import type { AppendTarget, FollowRequest, FollowSource, ResourceStorage } from './index.js'
 import { JetStreamAppend } from './jetstream-appender.js'
 import {
+  apiCode,
   endOf,
   HEADER,
   pathToken,
@@ -72,13 +73,10 @@ async function loadNats(): Promise<NatsModules> {
   }
 }
 
-function apiCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'number' ? code : undefined
-}
-
 /** Failures of a JetStream that is not ready yet (a cluster electing its leaders after a restart). */
 const NOT_READY = new Set(['JetStreamNotEnabled', 'TimeoutError', 'NoRespondersError'])
+/** "JetStream system temporarily unavailable": a cluster without a meta leader (no quorum). */
+const CLUSTER_UNAVAILABLE = 10008
 /** How long a start waits for JetStream to be ready. */
 const READY_DEADLINE_MS = 60_000
 
@@ -89,7 +87,9 @@ async function untilJetStreamAnswers<T>(attempt: () => Promise<T>): Promise<T> {
     try {
       return await attempt()
     } catch (error) {
-      if (!NOT_READY.has((error as Error).name) || Date.now() > deadline) throw error
+      const notReady =
+        NOT_READY.has((error as Error).name) || apiCode(error) === CLUSTER_UNAVAILABLE
+      if (!notReady || Date.now() > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
   }
@@ -184,28 +184,31 @@ export class JetStreamStorage implements ResourceStorage {
     })
     this.#connection = connection
     try {
-      const manager = await untilJetStreamAnswers(async () => {
+      // The stream and the lease bucket together: a cluster still electing its leaders (or busy
+      // creating an R3 bucket) may fail either step, and both are safe to repeat.
+      const [manager, leases] = await untilJetStreamAnswers(async () => {
         const jsm = await nats.jetstream.jetstreamManager(connection)
         await this.#ensureStream(jsm)
-        return jsm
+        return [jsm, await this.#openLeases(nats, connection)] as const
       })
       this.#manager = manager
+      this.#leases = leases
       this.#js = nats.jetstream.jetstream(connection, { timeout: 5_000 })
-      const replicas = this.#options.replicas ?? 1
-      const leaseMs = this.#options.leaseMs ?? 10_000
-      await new nats.kv.Kvm(connection).create(`${this.#stream}_LEASES`, {
-        ttl: leaseMs,
-        replicas,
-        history: 1,
-      })
-      // Reads of the leases go to the bucket's leader (replicas may lag behind).
-      this.#leases = await new nats.kv.Kvm(connection).open(`${this.#stream}_LEASES`, {
-        allow_direct: false,
-      })
     } catch (error) {
       await connection.close().catch(() => {})
       throw error
     }
+  }
+
+  async #openLeases(nats: NatsModules, connection: NatsConnection): Promise<KV> {
+    const bucket = `${this.#stream}_LEASES`
+    await new nats.kv.Kvm(connection).create(bucket, {
+      ttl: this.#options.leaseMs ?? 10_000,
+      replicas: this.#options.replicas ?? 1,
+      history: 1,
+    })
+    // Reads of the leases go to the bucket's leader (replicas may lag behind).
+    return new nats.kv.Kvm(connection).open(bucket, { allow_direct: false })
   }
 
   async #ensureStream(manager: JetStreamManager): Promise<void> {

@@ -176,7 +176,7 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
 
 describe('JetStream start', () => {
   it('waits for a cluster that lost its quorum, and is ready once the quorum is back', {
-    timeout: 180_000,
+    timeout: 240_000,
   }, async (context) => {
     if (missing) return context.skip(missing)
     const nats = await startNats(3)
@@ -185,10 +185,17 @@ describe('JetStream start', () => {
     await earlier.init()
     await earlier.close()
     await dropLeases(nats, 'Q')
+    await expect.poll(() => nats.streamLeader('Q'), { timeout: 30_000 }).toBeDefined()
     const survivor = (await nats.streamLeader('Q')) as NatsNode
     const stopped = nats.nodes.filter((node) => node !== survivor)
     await Promise.all(stopped.map((node) => node.stop()))
-    const storage = new JetStreamStorage({ servers: [survivor.url], stream: 'Q', replicas: 1 })
+    // Longer than the default 60 s: restarting two nodes on a loaded machine may take most of it.
+    const storage = new JetStreamStorage({
+      servers: [survivor.url],
+      stream: 'Q',
+      replicas: 1,
+      readyTimeoutMs: 150_000,
+    })
     cleanUpAfterTest(() => storage.close())
     const ready = storage.init()
     let settled = false
@@ -197,6 +204,7 @@ describe('JetStream start', () => {
       () => (settled = true),
     )
     await expect.poll(() => connectionsTo(survivor, 'fstream-server'), { timeout: 30_000 }).toBe(1)
+    await expect.poll(() => metaLeaderOf(survivor), { timeout: 30_000 }).toBe('')
     expect(settled).toBe(false)
     await Promise.all(stopped.map((node) => node.restart()))
     await ready
@@ -230,4 +238,12 @@ async function connectionsTo(node: NatsNode, name: string): Promise<number> {
     connections?: Array<{ name?: string }>
   }
   return (connz.connections ?? []).filter((connection) => connection.name === name).length
+}
+
+/** The meta leader a node knows of ('' while the cluster has none), from its `/jsz`. */
+async function metaLeaderOf(node: NatsNode): Promise<string> {
+  const jsz = (await fetch(`${node.monitor}/jsz`).then((res) => res.json())) as {
+    meta_cluster?: { leader?: string }
+  }
+  return jsz.meta_cluster?.leader ?? ''
 }

@@ -47,6 +47,11 @@ export interface JetStreamStorageOptions {
   readonly credentials?: string | Uint8Array
   /** Name of this connection, as the NATS servers show it (default `fstream-server`). */
   readonly name?: string
+  /**
+   * How long `init` waits for a cluster that is not ready (electing its leaders, without quorum,
+   * peers just back and not placeable yet), ms (default 60 000).
+   */
+  readonly readyTimeoutMs?: number
 }
 
 /** What the NATS client modules are, loaded only when this storage is used. */
@@ -77,19 +82,32 @@ async function loadNats(): Promise<NatsModules> {
 const NOT_READY = new Set(['JetStreamNotEnabled', 'TimeoutError', 'NoRespondersError'])
 /** "JetStream system temporarily unavailable": a cluster without a meta leader (no quorum). */
 const CLUSTER_UNAVAILABLE = 10008
-/** How long a start waits for JetStream to be ready. */
-const READY_DEADLINE_MS = 60_000
+/** "Stream is offline": every peer of the stream is down (or not known again yet). */
+const STREAM_OFFLINE = 10118
+/**
+ * "Insufficient resources": with "peer offline", peers just back whose stats the meta leader has
+ * not had yet (up to 30 s); otherwise a placement that can never work (more replicas than nodes).
+ */
+const INSUFFICIENT_RESOURCES = 10005
+
+function notReady(error: unknown): boolean {
+  const code = apiCode(error)
+  return (
+    NOT_READY.has((error as Error).name) ||
+    code === CLUSTER_UNAVAILABLE ||
+    code === STREAM_OFFLINE ||
+    (code === INSUFFICIENT_RESOURCES && /peer offline/.test((error as Error).message))
+  )
+}
 
 /** Runs `attempt` until JetStream answers it (a cluster that is still starting), for a while. */
-async function untilJetStreamAnswers<T>(attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + READY_DEADLINE_MS
+async function untilJetStreamAnswers<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       return await attempt()
     } catch (error) {
-      const notReady =
-        NOT_READY.has((error as Error).name) || apiCode(error) === CLUSTER_UNAVAILABLE
-      if (!notReady || Date.now() > deadline) throw error
+      if (!notReady(error) || Date.now() > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
   }
@@ -186,11 +204,14 @@ export class JetStreamStorage implements ResourceStorage {
     try {
       // The stream and the lease bucket together: a cluster still electing its leaders (or busy
       // creating an R3 bucket) may fail either step, and both are safe to repeat.
-      const [manager, leases] = await untilJetStreamAnswers(async () => {
-        const jsm = await nats.jetstream.jetstreamManager(connection)
-        await this.#ensureStream(jsm)
-        return [jsm, await this.#openLeases(nats, connection)] as const
-      })
+      const [manager, leases] = await untilJetStreamAnswers(
+        this.#options.readyTimeoutMs ?? 60_000,
+        async () => {
+          const jsm = await nats.jetstream.jetstreamManager(connection)
+          await this.#ensureStream(jsm)
+          return [jsm, await this.#openLeases(nats, connection)] as const
+        },
+      )
       this.#manager = manager
       this.#leases = leases
       this.#js = nats.jetstream.jetstream(connection, { timeout: 5_000 })

@@ -14,7 +14,10 @@ export interface StorageUnderTest {
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** Every byte a follow gives, until it ends; rejects as the follow does. */
-async function drain(source: FollowSource, signal = new AbortController().signal): Promise<Buffer> {
+export async function drain(
+  source: FollowSource,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<Buffer> {
   const chunks: Buffer[] = []
   try {
     for await (const chunk of source.bytes(signal)) chunks.push(chunk)
@@ -25,7 +28,7 @@ async function drain(source: FollowSource, signal = new AbortController().signal
 }
 
 /** What the storage gave, or a failed test saying what it refused. */
-function ok<T>(value: T | FstreamServerError): T {
+export function ok<T>(value: T | FstreamServerError): T {
   if (value instanceof FstreamServerError)
     throw new Error(`refused: ${value.status} ${value.message}`)
   return value

@@ -6,7 +6,7 @@ import {
   startNats,
 } from '@sluice/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { storageContract } from '../../test/storage-contract.js'
+import { drain, ok, storageContract } from '../../test/storage-contract.js'
 import { JetStreamStorage } from './jetstream.js'
 
 const missing = missingNatsServer()
@@ -96,11 +96,8 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
       expect(stale.lost.aborted).toBe(true)
       await fresh.close(true)
       await stale.close(false)
-      const followed = await peer.openFollow('fenced', { offset: 0, wait: false })
-      if (!('bytes' in followed)) throw followed
-      const chunks: Buffer[] = []
-      for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
-      expect(Buffer.concat(chunks).toString()).toBe('one two ')
+      const followed = ok(await peer.openFollow('fenced', { offset: 0, wait: false }))
+      expect((await drain(followed)).toString()).toBe('one two ')
     } finally {
       await cleanup()
     }
@@ -133,11 +130,8 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
         code: 'FSTREAM_ERR_CONFLICT',
       })
       await append.close(true)
-      const followed = await peer.openFollow('lapsed', { offset: 0, wait: false })
-      if (!('bytes' in followed)) throw followed
-      const chunks: Buffer[] = []
-      for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
-      expect(Buffer.concat(chunks).toString()).toBe('one two')
+      const followed = ok(await peer.openFollow('lapsed', { offset: 0, wait: false }))
+      expect((await drain(followed)).toString()).toBe('one two')
     } finally {
       await cleanup()
     }
@@ -208,15 +202,11 @@ describe('JetStream start', () => {
     expect(settled).toBe(false)
     await Promise.all(stopped.map((node) => node.restart()))
     await ready
-    const appending = await storage.openAppend('after-quorum', undefined)
-    if (!('write' in appending)) throw appending
+    const appending = ok(await storage.openAppend('after-quorum', undefined))
     await appending.write([Buffer.from('back')])
     await appending.close(true)
-    const followed = await storage.openFollow('after-quorum', { offset: 0, wait: false })
-    if (!('bytes' in followed)) throw followed
-    const chunks: Buffer[] = []
-    for await (const chunk of followed.bytes(new AbortController().signal)) chunks.push(chunk)
-    expect(Buffer.concat(chunks).toString()).toBe('back')
+    const followed = ok(await storage.openFollow('after-quorum', { offset: 0, wait: false }))
+    expect((await drain(followed)).toString()).toBe('back')
   })
 })
 

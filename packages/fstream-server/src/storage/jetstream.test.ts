@@ -81,14 +81,12 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
     if (missing) return context.skip(missing)
     const { storage, peer, cleanup } = await onStream(single, 1)
     try {
-      const stale = await storage.openAppend('fenced', undefined)
-      if (!('write' in stale)) throw stale
+      const stale = ok(await storage.openAppend('fenced', undefined))
       await stale.write([Buffer.from('one ')])
       // Its lease lapses (a paused process, a partition): another server takes the resource.
       const leases = await leasesOf(single as Nats, storage)
       await leases.delete(Buffer.from('fenced').toString('base64url'))
-      const fresh = await peer.openAppend('fenced', 4)
-      if (!('write' in fresh)) throw fresh
+      const fresh = ok(await peer.openAppend('fenced', 4))
       await fresh.write([Buffer.from('two ')])
       await expect(stale.write([Buffer.from('stale!')])).rejects.toMatchObject({
         code: 'FSTREAM_ERR_CONFLICT',
@@ -107,8 +105,7 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
     if (missing) return context.skip(missing)
     const { storage, peer, stream, cleanup } = await onStream(single, 1)
     try {
-      const append = await storage.openAppend('lapsed', undefined)
-      if (!('write' in append)) throw append
+      const append = ok(await storage.openAppend('lapsed', undefined))
       await append.write([Buffer.from('one ')])
       // What the bucket's TTL does to a lease whose renewals could not land: no entry at all.
       const leases = await leasesOf(single as Nats, storage)
@@ -141,8 +138,7 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
     if (missing) return context.skip(missing)
     const { storage, cleanup, stream } = await onStream(single, 1)
     try {
-      const target = await storage.openAppend('mixed', undefined)
-      if (!('write' in target)) throw target
+      const target = ok(await storage.openAppend('mixed', undefined))
       await target.write([Buffer.from('abc')])
       // What nats-server before 2.11 can let through in a cluster: another writer's message.
       await publishRaw(
@@ -154,14 +150,10 @@ describe('JetStream fencing on nats-server 2.9 (best effort: checked by every re
         },
       )
       await target.close(false)
-      const followed = await storage.openFollow('mixed', { offset: 0, wait: false })
-      if (!('bytes' in followed)) throw followed
-      const read = async () => {
-        for await (const _ of followed.bytes(new AbortController().signal)) {
-          // drained
-        }
-      }
-      await expect(read()).rejects.toThrow(/inconsistent: message \d+ comes from another appender/)
+      const followed = ok(await storage.openFollow('mixed', { offset: 0, wait: false }))
+      await expect(drain(followed)).rejects.toThrow(
+        /inconsistent: message \d+ comes from another appender/,
+      )
     } finally {
       await cleanup()
     }
